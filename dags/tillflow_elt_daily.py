@@ -1,0 +1,144 @@
+"""
+### tillflow_elt_daily
+
+The daily warehouse build for one UTC day (the run's data interval), backfillable:
+
+1. `wait_for_ingestion` — waits until ingestion has landed scans past the interval's end (plus a
+   grace for voids); skipped with the param `skip_ingestion_wait` (fixture runs, backfills of
+   days known complete);
+2. `gx_raw_gate` — Great Expectations on the interval's raw rows (row counts, nulls, ranges,
+   timestamp skew); a failure stops the run before dbt touches anything;
+3. `dbt` — Cosmos task group from the dbt manifest: staging views, SCD2 history and snapshots,
+   dimensions, incremental facts and marts for the interval (dbt vars `data_interval_start/end`),
+   each model followed by its tests;
+4. `gx_marts_gate` — Great Expectations on the marts of the interval;
+5. `dbt_docs` — the dbt docs site for the Cosmos docs plugin (the GX data docs are written by the
+   gates under `include/gx/`).
+
+- **Schedule:** daily at 00:00 UTC for the day before (`CronDataIntervalTimetable`); backfill with
+  `airflow backfill create --dag-id tillflow_elt_daily --from-date A --to-date B`.
+- **Inputs:** `raw.*` of the warehouse (connection `postgres_warehouse`), the dbt manifest
+  `dbt_project/target/manifest.json` (refresh: `tillflow elt manifest`).
+- **Outputs:** schemas `staging`, `snapshots`, `core`, `marts`, `serving`; the gate reports as
+  the return values (XCom) of `gx_raw_gate` and `gx_marts_gate`; the dbt docs site.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+from cosmos import (
+    DbtTaskGroup,
+    LoadMode,
+    ProfileConfig,
+    ProjectConfig,
+    RenderConfig,
+    TestBehavior,
+)
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+from tillflow import config
+
+DBT_PROJECT_DIR = config.PROJECT_ROOT / "dbt_project"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+if not MANIFEST.exists():
+    raise FileNotFoundError(f"dbt manifest missing: {MANIFEST}. Run `tillflow elt manifest`.")
+
+DEFAULT_ARGS = {"owner": "warehouse", "retries": 2, "retry_delay": timedelta(seconds=30)}
+DBT_VARS = {
+    "data_interval_start": "{{ data_interval_start.isoformat() }}",
+    "data_interval_end": "{{ data_interval_end.isoformat() }}",
+}
+
+with DAG(
+    dag_id="tillflow_elt_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["tillflow", "warehouse", "dbt", "quality"],
+    doc_md=__doc__,
+    params={
+        "skip_ingestion_wait": Param(False, type="boolean", description="fixture runs"),
+        "ingestion_grace_minutes": Param(5, type="integer", minimum=0),
+        "min_scans": Param(1, type="integer", minimum=0, description="raw gate: scans needed"),
+    },
+) as dag:
+
+    @task.sensor(poke_interval=60, timeout=6 * 3600, mode="reschedule")
+    def wait_for_ingestion() -> bool:
+        """True once a scan at or after interval end + grace has landed (or when skipped)."""
+        from tillflow.quality import watermark
+        from tillflow_airflow.connections import postgres_dsn
+
+        ctx = get_current_context()
+        params = ctx["params"]
+        if params["skip_ingestion_wait"]:
+            return True
+        end = ctx["data_interval_end"]
+        assert end is not None
+        grace = timedelta(minutes=int(params["ingestion_grace_minutes"]))
+        return watermark.ingested_past(postgres_dsn(config.CONN_WAREHOUSE), end + grace)
+
+    @task
+    def gx_raw_gate() -> dict[str, Any]:
+        from tillflow.quality import gates
+        from tillflow_airflow.connections import postgres_dsn
+
+        ctx = get_current_context()
+        start, end = ctx["data_interval_start"], ctx["data_interval_end"]
+        assert start is not None and end is not None
+        checks = gates.raw_checks(start, end, min_scans=int(ctx["params"]["min_scans"]))
+        dsn = postgres_dsn(config.CONN_WAREHOUSE)
+        return gates.run_gate("raw_gate", checks, dsn, (start, end)).as_dict()
+
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            dbt_project_path=DBT_PROJECT_DIR,
+            manifest_path=MANIFEST,
+            install_dbt_deps=False,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="tillflow",
+            target_name="airflow",
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id=config.CONN_WAREHOUSE, profile_args={"schema": config.SCHEMA_CORE}
+            ),
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+            # Tests with several parents (relationships, reconciliations) run once all exist.
+            should_detach_multiple_parents_tests=True,
+        ),
+        operator_args={"vars": DBT_VARS, "install_deps": False},
+    )
+
+    @task
+    def gx_marts_gate() -> dict[str, Any]:
+        from tillflow.quality import gates
+        from tillflow_airflow.connections import postgres_dsn
+
+        ctx = get_current_context()
+        start, end = ctx["data_interval_start"], ctx["data_interval_end"]
+        assert start is not None and end is not None
+        min_rows = 1 if int(ctx["params"]["min_scans"]) > 0 else 0
+        checks = gates.mart_checks(start, end, min_rows=min_rows)
+        dsn = postgres_dsn(config.CONN_WAREHOUSE)
+        return gates.run_gate("marts_gate", checks, dsn, (start, end)).as_dict()
+
+    @task
+    def dbt_docs() -> str:
+        from tillflow.quality import dbt as dbt_runner
+        from tillflow_airflow.connections import postgres_dsn
+
+        target = Path(dbt_runner.docs_dir())
+        return str(dbt_runner.generate_docs(postgres_dsn(config.CONN_WAREHOUSE), target))
+
+    wait_for_ingestion() >> gx_raw_gate() >> dbt >> gx_marts_gate() >> dbt_docs()

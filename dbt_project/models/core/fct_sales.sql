@@ -1,0 +1,79 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_interval',
+        interval_column='scanned_at',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['scanned_at']}, {'columns': ['scan_id']}],
+    )
+}}
+
+with
+
+scan_events as (
+    -- The interval's scans plus the voids that can follow them (minutes later, so one day).
+    select * from {{ ref('stg_pos__scan_events') }}
+    where
+        scanned_at >= {{ interval_start() }}
+        and scanned_at < {{ interval_end() }} + interval '1 day'
+),
+
+products as (
+    select * from {{ ref('dim_products') }}
+),
+
+stores as (
+    select * from {{ ref('dim_stores') }}
+),
+
+scans as (
+    {{ resolve_scan_voids('scan_events', scan_filter=in_interval('scanned_at')) | indent(4) }}
+),
+
+sold as (
+    select * from scans
+    where not is_voided
+),
+
+priced as (
+    -- As-of joins: the product and store versions valid when the scan happened.
+    select
+        sold.*,
+        coalesce(products.product_key, {{ unknown_key() }}) as product_key,
+        coalesce(stores.store_key, {{ unknown_key() }}) as store_key,
+        products.unit_price,
+        coalesce(stores.timezone, 'UTC') as store_timezone
+    from sold
+    left join products
+        on
+            sold.item_id = products.item_id
+            and sold.scanned_at >= products.valid_from
+            and sold.scanned_at < products.valid_to
+    left join stores
+        on
+            sold.store_id = stores.store_id
+            and sold.scanned_at >= stores.valid_from
+            and sold.scanned_at < stores.valid_to
+),
+
+final as (
+    select
+        scan_id as sale_key,
+        scan_id,
+        cast(to_char(scanned_at at time zone 'UTC', 'YYYYMMDD') as integer) as date_key,
+        cast(scanned_at at time zone 'UTC' as date) as sale_date,
+        scanned_at,
+        scanned_at at time zone store_timezone as scanned_at_local,
+        store_key,
+        store_id,
+        checkstand_id,
+        product_key,
+        item_id,
+        quantity,
+        unit_price,
+        unit_price * quantity as extended_sales,
+        least({{ interval_end() }}, current_timestamp) as batched_through
+    from priced
+)
+
+select * from final

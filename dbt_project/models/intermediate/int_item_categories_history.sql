@@ -1,0 +1,2 @@
+-- SCD2 history of OLTP table item_categories, built from its CDC change log (see cdc_scd2_history).
+{{ cdc_scd2_history('item_categories', ref('stg_cdc__changes')) }}

@@ -1,0 +1,1 @@
+"""tillflow: retail point-of-sale data platform (domain package; never imports Airflow)."""

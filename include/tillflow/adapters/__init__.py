@@ -1,0 +1,1 @@
+"""Adapters to the external systems (PostgreSQL, Kafka, Redis, Spark), built from plain settings."""

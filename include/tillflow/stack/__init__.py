@@ -1,0 +1,1 @@
+"""The local stack: embedded PostgreSQL, Tansu, Redis and Airflow as managed processes."""

@@ -1,0 +1,143 @@
+"""The environment Airflow runs with in local mode: config, connections (as AIRFLOW_CONN_*), paths.
+
+Astro users get the same connections from ``airflow_settings.yaml``; a test keeps the two in step
+(same ids, types, logins, schemas and extras; only hosts and ports differ).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from tillflow import config
+from tillflow.config import Settings
+
+
+def connections(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Airflow connections of the platform, keyed by connection id."""
+    pg = settings.postgres
+    kafka_extra: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka.bootstrap,
+        "group.id": "tillflow-airflow",
+        "auto.offset.reset": "earliest",
+        **config.KAFKA_CONSUMER_TUNING,
+    }
+    return {
+        config.CONN_OLTP: {
+            "conn_type": "postgres",
+            "host": pg.host,
+            "port": pg.port,
+            "schema": config.DB_OLTP,
+            "login": pg.api.name,
+            "password": pg.api.password,
+        },
+        config.CONN_WAREHOUSE: {
+            "conn_type": "postgres",
+            "host": pg.host,
+            "port": pg.port,
+            "schema": config.DB_WAREHOUSE,
+            "login": pg.dbt.name,
+            "password": pg.dbt.password,
+        },
+        config.CONN_KAFKA: {"conn_type": "kafka", "extra": kafka_extra},
+        config.CONN_KAFKA_SUGGESTIONS: {
+            "conn_type": "kafka",
+            "extra": {
+                **kafka_extra,
+                "group.id": "tillflow-suggestions-airflow",
+                "session.timeout.ms": 2000,
+            },
+        },
+        config.CONN_REDIS: {
+            "conn_type": "redis",
+            "host": settings.redis.host,
+            "port": settings.redis.port,
+            "extra": {"db": 0},
+        },
+        config.CONN_SPARK: {
+            "conn_type": "spark",
+            "host": settings.spark_master,
+            "extra": {"deploy-mode": "client"},
+        },
+    }
+
+
+def _state_secret(path: Path) -> str:
+    """A secret generated once per installation, so every Airflow component shares it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def airflow_home(settings: Settings) -> Path:
+    return settings.home / "airflow"
+
+
+def write_passwords_file(settings: Settings) -> Path:
+    """The simple auth manager's login, fixed so the README can document it."""
+    path = airflow_home(settings) / "passwords.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({settings.airflow.admin_user: settings.airflow.admin_password}))
+    return path
+
+
+def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The full process environment for any ``airflow`` command in local mode."""
+    env = dict(os.environ if base is None else base)
+    home = airflow_home(settings)
+    pg = settings.postgres
+    af = settings.airflow
+    root = config.PROJECT_ROOT
+    secret = _state_secret(home / "secret")
+    include = str(root / "include")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (include, env.get("PYTHONPATH", "")) if p)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{af.admin_user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{af.base_url}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url(
+                config.DB_AIRFLOW, pg.airflow, "postgresql+psycopg2"
+            ),
+            "AIRFLOW__API__HOST": af.host,
+            "AIRFLOW__API__PORT": str(af.port),
+            "AIRFLOW__API__BASE_URL": af.base_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": secret,
+            "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # Airflow itself must not pick up a virtualenv python other than ours.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+            "TILLFLOW_HOME": str(settings.home),
+            # The dbt docs site in the Airflow UI (Cosmos plugin); `tillflow elt docs` writes it.
+            "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
+                {
+                    "tillflow": {
+                        "dir": str(settings.home / "dbt_docs"),
+                        "index": "index.html",
+                        "name": "tillflow warehouse",
+                    }
+                }
+            ),
+        }
+    )
+    for conn_id, conn in connections(settings).items():
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+    return env

@@ -1,0 +1,67 @@
+"""Databases, roles and schemas the platform needs on its PostgreSQL server (idempotent)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tillflow import config
+from tillflow.config import Role, Settings
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+def _ensure_role(cur: psycopg.Cursor[Any], role: Role, *, replication: bool = False) -> None:
+    from psycopg import sql
+
+    exists = cur.execute("select 1 from pg_roles where rolname = %s", (role.name,)).fetchone()
+    verb = "alter" if exists else "create"
+    cur.execute(
+        sql.SQL("{} role {} with login {} password {}").format(
+            sql.SQL(verb),
+            sql.Identifier(role.name),
+            sql.SQL("replication" if replication else "noreplication"),
+            sql.Literal(role.password),
+        )
+    )
+
+
+def _ensure_database(cur: psycopg.Cursor[Any], name: str, owner: Role) -> None:
+    from psycopg import sql
+
+    if cur.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is None:
+        cur.execute(
+            sql.SQL("create database {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(owner.name)
+            )
+        )
+
+
+def ensure_databases(settings: Settings) -> None:
+    """Create roles (api, ingest, dbt, airflow), the three databases and the warehouse's raw/ops
+    schemas with their grants. Safe to run on every `up`."""
+    import psycopg
+
+    pg = settings.postgres
+    with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn, conn.cursor() as cur:
+        _ensure_role(cur, pg.airflow)
+        _ensure_role(cur, pg.api, replication=True)
+        _ensure_role(cur, pg.ingest)
+        _ensure_role(cur, pg.dbt)
+        _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
+        _ensure_database(cur, config.DB_OLTP, pg.api)
+        _ensure_database(cur, config.DB_WAREHOUSE, pg.dbt)
+
+    ingest, dbt = pg.ingest.name, pg.dbt.name
+    with psycopg.connect(pg.dsn(config.DB_WAREHOUSE), autocommit=True) as conn:
+        conn.execute(f"grant create, connect on database {config.DB_WAREHOUSE} to {ingest}")
+        for schema in (config.SCHEMA_RAW, config.SCHEMA_OPS):
+            conn.execute(f"create schema if not exists {schema} authorization {ingest}")
+            conn.execute(f"grant usage on schema {schema} to {dbt}")
+            conn.execute(f"grant select on all tables in schema {schema} to {dbt}")
+            # Tables may be created by the ingest role or by the admin (migrations): dbt reads both.
+            for owner in (ingest, pg.admin_user):
+                conn.execute(
+                    f"alter default privileges for role {owner} in schema {schema} "
+                    f"grant select on tables to {dbt}"
+                )

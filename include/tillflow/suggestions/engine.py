@@ -1,0 +1,224 @@
+"""One batch of order events -> decisions -> OLTP -> ``order_suggestion_accepted``.
+
+The order of the steps is what makes "at most once" and "published means stored" hold:
+
+1. decide every order of the batch (one pipelined Redis round trip, ``cache.facts_many``);
+2. store the accepted suggestions in OLTP in one statement (``store.apply``: the claim, the line
+   and the outbox row commit together, or not at all);
+3. hand what this batch stored (plus stored-but-never-acknowledged suggestions of redelivered
+   orders) to the producer *after the statement and before its COMMIT*, so the broker's
+   acknowledgement and the WAL flush of the commit overlap; then wait for the acknowledgements;
+4. mark them published (batched: at most one UPDATE per ``MARK_EVERY_S``); the caller then
+   commits the consumer offsets.
+
+A crash between 2 and 4 re-publishes the same stored suggestion on redelivery (same key, same
+content): consumers of the topic deduplicate on the key ``order_id``. The OLTP line is never
+duplicated. The one new window of step 3: a COMMIT that fails after the produce (the database
+lost mid-commit) leaves a published suggestion without its line; the batch is retried, stores
+it and publishes it again under the same key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tillflow.suggestions.cache import SuggestionCache
+from tillflow.suggestions.events import ORDER_CREATED, BadEvent, parse_order_event
+from tillflow.suggestions.events import suggestion_message as build_message
+from tillflow.suggestions.rule import Order, Suggestion, decide
+from tillflow.suggestions.store import Stored, SuggestionStore
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message, Producer
+
+log = logging.getLogger(__name__)
+
+#: How often the engine marks acknowledged suggestions published (one UPDATE per interval).
+MARK_EVERY_S = 1.0
+
+
+@dataclass
+class Counters:
+    events: int = 0
+    orders: int = 0
+    ignored: int = 0
+    bad: int = 0
+    qualifying: int = 0
+    stored: int = 0
+    published: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class BatchResult:
+    suggestions: list[Suggestion] = field(default_factory=list)
+    published: list[Stored] = field(default_factory=list)
+    #: order id -> time.time() of the broker's acknowledgement of its suggestion
+    acked_at: dict[int, float] = field(default_factory=dict)
+
+
+class SuggestionEngine:
+    """Decides, stores and publishes; shared by the service, the bench and the Airflow DAG."""
+
+    def __init__(
+        self,
+        cache: SuggestionCache,
+        store: SuggestionStore,
+        producer: Producer,
+        topic: str,
+        on_published: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.cache = cache
+        self.store = store
+        self.producer = producer
+        self.topic = topic
+        self.on_published = on_published
+        self.counters = Counters()
+        self._unmarked: list[int] = []
+        self._marked_at = time.monotonic()
+
+    def orders_of(self, messages: Sequence[Message]) -> list[Order]:
+        """The ``order_created`` orders among the messages (other event types are ignored)."""
+        orders: list[Order] = []
+        for message in messages:
+            if message.error():
+                log.warning("consumer error: %s", message.error())
+                continue
+            self.counters.events += 1
+            try:
+                parsed = parse_order_event(message.value())
+            except BadEvent as exc:
+                self.counters.bad += 1
+                log.warning(
+                    "bad order event at %s[%s]@%s: %s",
+                    message.topic(), message.partition(), message.offset(), exc,
+                )  # fmt: skip
+                continue
+            if parsed is None or parsed[0] != ORDER_CREATED:
+                self.counters.ignored += 1  # suggestion_added, deletes, tombstones
+                continue
+            orders.append(parsed[1])
+        return orders
+
+    def decide(self, orders: Sequence[Order]) -> list[Suggestion]:
+        facts = self.cache.facts_many(orders)
+        suggestions = [s for o, f in zip(orders, facts, strict=True) if (s := decide(o, f))]
+        self.counters.orders += len(orders)
+        self.counters.qualifying += len(suggestions)
+        return suggestions
+
+    def process(self, messages: Sequence[Message]) -> BatchResult:
+        return self.process_orders(self.orders_of(messages))
+
+    def process_orders(self, orders: Sequence[Order]) -> BatchResult:
+        result = BatchResult()
+        if not orders:
+            return result
+        result.suggestions = self.decide(orders)
+        if not result.suggestions:
+            self.mark_published()
+            return result
+        delivery = _Delivery(self.on_published)
+
+        def produce(stored: list[Stored]) -> None:
+            for item in stored:
+                self.producer.produce(
+                    self.topic, key=_key(item), value=_value(item), on_delivery=delivery
+                )
+            self.producer.poll(0)
+
+        # The messages go out before COMMIT (see store.apply): ack and WAL flush overlap.
+        stored = self.store.apply(result.suggestions, before_commit=produce)
+        self.counters.stored += len(stored)
+        result.published = stored
+        remaining = self.producer.flush(30) if stored else 0
+        result.acked_at = delivery.acked
+        self.counters.published += len(delivery.acked)
+        self._unmarked.extend(delivery.acked)
+        if delivery.failed or remaining:
+            self.mark_published(force=True)
+            raise RuntimeError(
+                f"{len(delivery.failed) + remaining} suggestion(s) not acknowledged: "
+                f"{delivery.failed[:3]}"
+            )
+        self.mark_published()
+        return result
+
+    def mark_published(self, force: bool = False) -> None:
+        """Record the acknowledged suggestions as published, at most every ``MARK_EVERY_S``
+        unless ``force``: one UPDATE for many orders, off the per-order path. A mark lost to a
+        crash only means a re-publish of the same message on redelivery (consumers deduplicate
+        on the key), never a second line."""
+        if not self._unmarked:
+            return
+        now = time.monotonic()
+        if not force and now - self._marked_at < MARK_EVERY_S:
+            return
+        ids = sorted(set(self._unmarked))
+        self.store.mark_published(ids)
+        self._unmarked.clear()
+        self._marked_at = now
+
+    def publish(self, stored: Sequence[Stored]) -> dict[int, float]:
+        acked = publish(self.producer, self.topic, self.store, stored, self.on_published)
+        self.counters.published += len(acked)
+        return acked
+
+
+class _Delivery:
+    """Delivery callback: acknowledgement times per order id, and failures."""
+
+    def __init__(self, on_published: Callable[[int, float], None] | None) -> None:
+        self.on_published = on_published
+        self.acked: dict[int, float] = {}
+        self.failed: list[str] = []
+
+    def __call__(self, err: Any, msg: Message) -> None:
+        order_id = int(msg.key() or b"0")
+        if err is not None:
+            self.failed.append(f"{order_id}: {err}")
+            return
+        now = time.time()
+        self.acked[order_id] = now
+        if self.on_published is not None:
+            self.on_published(order_id, now)
+
+
+def _key(item: Stored) -> bytes:
+    return str(item.suggestion.order_id).encode()
+
+
+def _value(item: Stored) -> bytes:
+    value = build_message(item.suggestion, item.line_no, item.suggested_at, item.source)
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def publish(
+    producer: Producer,
+    topic: str,
+    store: SuggestionStore,
+    stored: Sequence[Stored],
+    on_published: Callable[[int, float], None] | None = None,
+) -> dict[int, float]:
+    """Publish stored suggestions, wait for the acknowledgements, mark the acknowledged ones
+    published; return order id -> acknowledgement time. Raises if any was not acknowledged."""
+    if not stored:
+        return {}
+    delivery = _Delivery(on_published)
+    for item in stored:
+        producer.produce(topic, key=_key(item), value=_value(item), on_delivery=delivery)
+    remaining = producer.flush(30)
+    store.mark_published(sorted(delivery.acked))
+    if delivery.failed or remaining:
+        raise RuntimeError(
+            f"{len(delivery.failed) + remaining} suggestion(s) not acknowledged: "
+            f"{delivery.failed[:3]}"
+        )
+    return delivery.acked

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# First start of the `tillflow-postgres` container (Astro mode): the roles and databases that the
+# local stack creates in include/tillflow/stack/databases.py, with the same names and passwords.
+set -euo pipefail
+psql -v ON_ERROR_STOP=1 -U postgres <<'SQL'
+create role tillflow_api with login replication password 'tillflow_api';
+create role tillflow_ingest with login password 'tillflow_ingest';
+create role tillflow_dbt with login password 'tillflow_dbt';
+create database oltp owner tillflow_api;
+create database warehouse owner tillflow_dbt;
+\connect warehouse
+grant create, connect on database warehouse to tillflow_ingest;
+create schema raw authorization tillflow_ingest;
+create schema ops authorization tillflow_ingest;
+grant usage on schema raw, ops to tillflow_dbt;
+alter default privileges for role tillflow_ingest in schema raw grant select on tables to tillflow_dbt;
+alter default privileges for role tillflow_ingest in schema ops grant select on tables to tillflow_dbt;
+SQL

@@ -1,0 +1,464 @@
+"""A Kafka source for Spark Structured Streaming, on pyspark's Python Data Source API.
+
+pyspark ships no Kafka connector jar and Maven Central is out of reach here, so this source reads
+Kafka with confluent-kafka and hands Spark Arrow record batches with the native connector's columns
+(``key, value, topic, partition, offset, timestamp, timestampType``): a job written against it runs
+unchanged on ``format("kafka")`` where the jar exists.
+
+- Offsets are ``{"topic": {"partition": next_offset}}``; one input partition per Kafka partition and
+  micro-batch, so every task reads one contiguous offset range in order (the sink's commit log
+  relies on it).
+- Latest offsets come from fetch responses (the high watermark), not ListOffsets, which this
+  broker answers wrongly (DESIGN.md; measured: it returns the last batch's base offset + 1). A
+  watcher consumer stays assigned at the tail; librdkafka's long-polling fetches (every
+  ``fetch.wait.max.ms``) keep its cached watermarks fresh, and each call re-assigns it at the new
+  tail, which drops what it prefetched without touching Python.
+- No consumer group is ever joined (``assign`` only), so no join delay.
+- The database wins: with a ``dsn`` and ``job``, the start of each range is the job's commit log
+  (``ops.ingest_offsets``) where it has one, so a Spark checkpoint that is behind or ahead of what
+  landed cannot lose or repeat records.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceStreamReader,
+    InputPartition,
+)
+from pyspark.sql.streaming.datasource import (
+    ReadAllAvailable,
+    ReadLimit,
+    ReadMaxRows,
+    SupportsTriggerAvailableNow,
+)
+from pyspark.sql.types import (
+    BinaryType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from confluent_kafka import Consumer
+
+NAME = "tillflow_kafka"
+
+KAFKA_SCHEMA = StructType(
+    [
+        StructField("key", BinaryType()),
+        StructField("value", BinaryType()),
+        StructField("topic", StringType()),
+        StructField("partition", IntegerType()),
+        StructField("offset", LongType()),
+        StructField("timestamp", TimestampType()),
+        StructField("timestampType", IntegerType()),
+    ]
+)
+
+#: Consumer settings that suit the broker (DESIGN.md): short fetch wait, deep prefetch, no group.
+CONSUMER_TUNING: dict[str, Any] = {
+    "group.id": "tillflow-spark-source",  # required by librdkafka; never joined (assign only)
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": False,
+    "fetch.wait.max.ms": 10,
+    "queued.min.messages": 1_000_000,
+    "queued.max.messages.kbytes": 1_048_576,
+    "fetch.max.bytes": 52_428_800,
+    "max.partition.fetch.bytes": 10_485_760,
+    "socket.nagle.disable": True,
+}
+#: The tail watcher must never stop fetching between two calls: an unbounded queue (purged on
+#: every call by re-assigning).
+WATCHER_TUNING: dict[str, Any] = {
+    **CONSUMER_TUNING,
+    "group.id": "tillflow-spark-watcher",
+    "queued.min.messages": 10_000_000,
+    "queued.max.messages.kbytes": 2_097_151,
+}
+
+Offsets = dict[str, dict[str, int]]
+
+#: The fused engine's output: one row per landed chunk (= spark.ingest.SUMMARY_SCHEMA).
+SUMMARY_SCHEMA_JSON = json.dumps(
+    StructType(
+        [
+            StructField("topic", StringType()),
+            StructField("partition", IntegerType()),
+            StructField("records", LongType()),
+            StructField("landed", LongType()),
+            StructField("dead", LongType()),
+            StructField("skipped", LongType()),
+            StructField("end_offset", LongType()),
+            StructField("parse_ms", DoubleType()),
+            StructField("land_ms", DoubleType()),
+            StructField("read_ms", DoubleType()),
+            StructField("task_ms", DoubleType()),
+        ]
+    ).jsonValue()
+)
+
+
+def _flat(offsets: Offsets) -> dict[tuple[str, int], int]:
+    return {(t, int(p)): int(o) for t, parts in offsets.items() for p, o in parts.items()}
+
+
+def _nest(flat: dict[tuple[str, int], int]) -> Offsets:
+    out: Offsets = {}
+    for (t, p), o in sorted(flat.items()):
+        out.setdefault(t, {})[str(p)] = int(o)
+    return out
+
+
+class KafkaRange(InputPartition):
+    """Records ``[start, end)`` of one topic-partition."""
+
+    def __init__(self, topic: str, partition: int, start: int, end: int) -> None:
+        super().__init__((topic, partition, start, end))
+        self.topic = topic
+        self.partition = partition
+        self.start = start
+        self.end = end
+
+
+class KafkaRanges(InputPartition):
+    """Several ranges read one after the other by one task: a small micro-batch pays one task's
+    fixed costs (a transaction, a Kafka assign) instead of one per partition."""
+
+    def __init__(self, ranges: list[KafkaRange]) -> None:
+        super().__init__(tuple(r.value for r in ranges))
+        self.ranges = ranges
+
+
+class KafkaDataSource(DataSource):
+    """``spark.readStream.format("tillflow_kafka")`` with options:
+
+    - ``kafka.bootstrap.servers`` (or ``bootstrap``): the broker;
+    - ``subscribe``: comma-separated topics;
+    - ``startingOffsets``: ``earliest`` (default) or ``latest``, for partitions without a commit;
+    - ``maxOffsetsPerTrigger``: cap on records per micro-batch (split over partitions by lag);
+    - ``job`` and ``dsn``: the sink's commit log (``ops.ingest_offsets``), which wins over the
+      checkpoint;
+    - ``coalesceBelow``: a micro-batch with fewer records than this (default 50,000) is read by
+      one task instead of one per partition;
+    - ``readTimeoutSeconds``: how long a task waits for records it was promised (default 60);
+    - ``land``: a JSON ``spark.ingest.JobConfig``. Set, each read task parses and lands its own
+      range through the sink (the "fused" engine: the records never cross into the JVM) and
+      yields one summary row per landed chunk instead of the records.
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        return NAME
+
+    def schema(self) -> StructType:
+        if self.options.get("land"):
+            return StructType.fromJson(json.loads(SUMMARY_SCHEMA_JSON))
+        return KAFKA_SCHEMA
+
+    def streamReader(self, schema: StructType) -> DataSourceStreamReader:
+        # Spark's options are case-insensitive: look them up in lower case.
+        return KafkaStreamReader({str(k).lower(): str(v) for k, v in self.options.items()})
+
+
+class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    def __init__(self, options: dict[str, str]) -> None:
+        self.bootstrap = options.get("kafka.bootstrap.servers") or options.get("bootstrap", "")
+        if not self.bootstrap:
+            raise ValueError("option kafka.bootstrap.servers is required")
+        self.topics = [t.strip() for t in options.get("subscribe", "").split(",") if t.strip()]
+        if not self.topics:
+            raise ValueError("option subscribe (comma-separated topics) is required")
+        self.starting = options.get("startingoffsets", "earliest")
+        max_rows = options.get("maxoffsetspertrigger")
+        self.max_rows = int(max_rows) if max_rows else None
+        self.job = options.get("job")
+        self.dsn = options.get("dsn")
+        self.read_timeout = float(options.get("readtimeoutseconds", "60"))
+        self.land = options.get("land")
+        self.coalesce_below = int(options.get("coalescebelow", "50000"))
+        self._watcher: Consumer | None = None
+        self._tail: dict[tuple[str, int], int] = {}
+        self._partitions: list[tuple[str, int]] = []
+        self._partitions_at = 0.0
+        self._target: dict[tuple[str, int], int] | None = None
+
+    # --- broker state -----------------------------------------------------------------------
+    def _consumer(self) -> Consumer:
+        if self._watcher is None:
+            from confluent_kafka import Consumer
+
+            self._watcher = Consumer({"bootstrap.servers": self.bootstrap, **WATCHER_TUNING})
+        return self._watcher
+
+    def _topic_partitions(self) -> list[tuple[str, int]]:
+        if self._partitions and time.monotonic() - self._partitions_at < 10:
+            return self._partitions
+        meta = self._consumer().list_topics(timeout=10)
+        found: list[tuple[str, int]] = []
+        for topic in self.topics:
+            tm = meta.topics.get(topic)
+            if tm is None or tm.error is not None:
+                continue  # not created yet: no partitions until it is
+            found.extend((topic, p) for p in sorted(tm.partitions))
+        self._partitions, self._partitions_at = found, time.monotonic()
+        return found
+
+    def high_watermarks(self) -> dict[tuple[str, int], int]:
+        """The end offset of every partition, from the watcher's fetch responses."""
+        from confluent_kafka import TopicPartition
+
+        consumer = self._consumer()
+        tps = self._topic_partitions()
+        fresh = [tp for tp in tps if tp not in self._tail]
+        if fresh:
+            # First sight: start near the end (ListOffsets is close: the last batch's base) and
+            # wait for the first fetch response of each partition.
+            for t, p in fresh:
+                _, hi = consumer.get_watermark_offsets(
+                    TopicPartition(t, p), cached=False, timeout=10
+                )
+                self._tail[(t, p)] = max(0, hi - 1)
+            consumer.assign([TopicPartition(t, p, self._tail[(t, p)]) for t, p in tps])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                his = [
+                    consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)[1]
+                    for t, p in fresh
+                ]
+                if all(h >= 0 for h in his):
+                    break
+                time.sleep(0.002)
+        result: dict[tuple[str, int], int] = {}
+        for t, p in tps:
+            _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
+            result[(t, p)] = max(hi, self._tail.get((t, p), 0))
+        self._tail.update(result)
+        # Re-assign at the tail: drops what was prefetched (in C) and keeps long-polling there.
+        consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
+        return result
+
+    def _committed(self) -> dict[tuple[str, int], int]:
+        if not (self.dsn and self.job):
+            return {}
+        from tillflow.ingest.sink import committed_offsets
+
+        return committed_offsets(self.dsn, self.job)
+
+    # --- the streaming reader API -----------------------------------------------------------
+    def initialOffset(self) -> dict:
+        committed = self._committed()
+        tails = self.high_watermarks() if self.starting == "latest" else {}
+        start = {tp: committed.get(tp, tails.get(tp, 0)) for tp in self._topic_partitions()}
+        return _nest(start)
+
+    def getDefaultReadLimit(self) -> ReadLimit:
+        return ReadMaxRows(self.max_rows) if self.max_rows else ReadAllAvailable()
+
+    def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
+        begin = _flat(start)
+        tails = self.high_watermarks()
+        if self._target is not None:
+            tails = {tp: min(o, self._target.get(tp, begin.get(tp, 0))) for tp, o in tails.items()}
+        end = {tp: max(o, begin.get(tp, 0)) for tp, o in tails.items()}
+        for tp, o in begin.items():
+            end.setdefault(tp, o)
+        if isinstance(limit, ReadMaxRows):
+            end = _cap(begin, end, limit.max_rows)
+        elif self._target is not None and self.max_rows:
+            # availableNow hands ReadAllAvailable; catching up in bounded batches still reaches
+            # the target, and keeps each task's memory bounded.
+            end = _cap(begin, end, self.max_rows)
+        return _nest(end)
+
+    def reportLatestOffset(self) -> dict | None:
+        return _nest(self._tail) if self._tail else None
+
+    def prepareForTriggerAvailableNow(self) -> None:
+        self._target = dict(self.high_watermarks())
+
+    def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
+        begin = _flat(start)
+        committed = self._committed()  # the database wins over the checkpoint
+        ranges: list[KafkaRange] = []
+        for (topic, part), stop in sorted(_flat(end).items()):
+            first = committed.get((topic, part), begin.get((topic, part), 0))
+            if first < stop:
+                ranges.append(KafkaRange(topic, part, first, stop))
+        if len(ranges) > 1 and sum(r.end - r.start for r in ranges) < self.coalesce_below:
+            return [KafkaRanges(ranges)]
+        return list(ranges)
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        if isinstance(partition, KafkaRanges):
+            records = read_ranges(self.bootstrap, partition.ranges, self.read_timeout)
+        else:
+            assert isinstance(partition, KafkaRange)
+            records = read_range(self.bootstrap, partition, self.read_timeout)
+        if not self.land:
+            return records
+        from spark.ingest import JobConfig, Lander
+
+        return Lander(JobConfig.from_json(self.land))(records)
+
+    def commit(self, end: dict) -> None:
+        """Nothing to do: the sink's commit log (same transaction as the rows) is the record."""
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+
+
+def _cap(
+    begin: dict[tuple[str, int], int], end: dict[tuple[str, int], int], max_rows: int
+) -> dict[tuple[str, int], int]:
+    """Split ``max_rows`` over the partitions in proportion to their backlog."""
+    backlog = {tp: max(0, o - begin.get(tp, 0)) for tp, o in end.items()}
+    total = sum(backlog.values())
+    if total <= max_rows:
+        return end
+    capped = {}
+    for tp in end:
+        share = backlog[tp] * max_rows // total
+        capped[tp] = begin.get(tp, 0) + max(share, 1 if backlog[tp] else 0)
+    return capped
+
+
+# --- executor side ----------------------------------------------------------------------------
+_CONSUMERS: dict[str, Consumer] = {}
+#: Records per Arrow batch handed to Spark.
+BATCH_ROWS = 50_000
+
+
+def _worker_consumer(bootstrap: str) -> Consumer:
+    """One consumer per Python worker process, reused across tasks (workers are reused)."""
+    consumer = _CONSUMERS.get(bootstrap)
+    if consumer is None:
+        from confluent_kafka import Consumer
+
+        consumer = Consumer({"bootstrap.servers": bootstrap, **CONSUMER_TUNING})
+        _CONSUMERS[bootstrap] = consumer
+    return consumer
+
+
+def arrow_schema() -> pa.Schema:
+    from tillflow.ingest.records import kafka_arrow_schema
+
+    return kafka_arrow_schema()
+
+
+def read_range(bootstrap: str, rng: KafkaRange, timeout: float = 60.0) -> Iterator[pa.RecordBatch]:
+    """The records ``[rng.start, rng.end)`` of one partition, as Arrow record batches."""
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+    consumer = _worker_consumer(bootstrap)
+    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
+    schema = arrow_schema()
+    topic_value = rng.topic
+    position = rng.start
+    keys: list[bytes | None] = []
+    values: list[bytes | None] = []
+    offsets: list[int] = []
+    stamps: list[int] = []
+    last_progress = time.monotonic()
+    try:
+        while position < rng.end:
+            # Ask for exactly what is left: consume() returns as soon as it has that many.
+            msgs = consumer.consume(min(100_000, rng.end - position), 0.1)
+            if not msgs:
+                # Offsets with no record (transaction markers, compaction) end a range early:
+                # the consumer's own position has passed them.
+                (tp,) = consumer.position([TopicPartition(rng.topic, rng.partition)])
+                if tp.offset is not None and tp.offset >= rng.end:
+                    position = rng.end
+                    continue
+                if time.monotonic() - last_progress > timeout:
+                    raise TimeoutError(
+                        f"{rng.topic}[{rng.partition}]: no records past {position} within "
+                        f"{timeout:.0f}s (expected up to {rng.end})"
+                    )
+                continue
+            last_progress = time.monotonic()
+            failed = [m for m in msgs if m.error() is not None]
+            for m in failed:
+                err = m.error()
+                if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(err)
+            if failed:
+                msgs = [m for m in msgs if m.error() is None]
+            if not msgs:
+                continue
+            offs: list[int] = [m.offset() or 0 for m in msgs]  # a record always has one
+            if offs[-1] >= rng.end:
+                cut = bisect.bisect_left(offs, rng.end)
+                msgs, offs = msgs[:cut], offs[:cut]
+                position = rng.end
+            if msgs:
+                keys.extend([m.key() for m in msgs])
+                values.extend([m.value() for m in msgs])
+                offsets.extend(offs)
+                stamps.extend([m.timestamp()[1] for m in msgs])
+                position = max(position, offs[-1] + 1)
+            if len(offsets) >= BATCH_ROWS or (position >= rng.end and offsets):
+                yield _batch(schema, topic_value, rng.partition, keys, values, offsets, stamps)
+                keys, values, offsets, stamps = [], [], [], []
+    finally:
+        # Leave the consumer idle: a reused worker assigns afresh.
+        consumer.assign([])
+    if offsets:
+        yield _batch(schema, topic_value, rng.partition, keys, values, offsets, stamps)
+
+
+def read_ranges(
+    bootstrap: str, ranges: Sequence[KafkaRange], timeout: float = 60.0
+) -> Iterator[pa.RecordBatch]:
+    for rng in ranges:
+        yield from read_range(bootstrap, rng, timeout)
+
+
+def _batch(
+    schema: pa.Schema,
+    topic: str,
+    partition: int,
+    keys: list[bytes | None],
+    values: list[bytes | None],
+    offsets: list[int],
+    stamps_ms: list[int],
+) -> pa.RecordBatch:
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(offsets)
+    ts = np.asarray(stamps_ms, dtype=np.int64) * 1000
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(keys, pa.binary()),
+            pa.array(values, pa.binary()),
+            pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([topic])).cast(
+                pa.string()
+            ),
+            pa.array(np.full(n, partition, np.int32)),
+            pa.array(np.asarray(offsets, dtype=np.int64)),
+            pa.array(ts, pa.timestamp("us", tz="UTC")),
+            pa.array(np.zeros(n, np.int32)),
+        ],
+        schema=schema,
+    )
+
+
+def offsets_json(offsets: dict[tuple[str, int], int]) -> str:
+    """Offsets in the form the native connector's ``startingOffsets`` takes."""
+    return json.dumps(_nest(offsets))

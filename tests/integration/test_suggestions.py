@@ -1,0 +1,332 @@
+"""The suggestion service on the real stack: PostgreSQL (OLTP), the Kafka broker and Redis.
+
+Each test uses its own topics (``e.test.<uuid>.*``), Redis prefix, consumer group and OLTP rows
+(ids in [8,600,000, 8,700,000)); the order events are produced by the tests in the contract
+format (see suggestions_support.py).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+
+from tests.integration import suggestions_support as sup
+from tillflow.config import Settings
+from tillflow.suggestions.cache import SuggestionCache
+from tillflow.suggestions.events import cdc_envelope, outbox_envelope
+from tillflow.suggestions.rule import Order, OrderLine
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def topics(stack: Settings) -> sup.TestTopics:
+    return sup.new_topics()
+
+
+@pytest.fixture
+def catalogue(stack: Settings) -> sup.Catalogue:
+    return sup.create_catalogue()
+
+
+@pytest.fixture
+def service(topics: sup.TestTopics, tmp_path: Path) -> Any:
+    proc = sup.ServiceProcess(topics, tmp_path)
+    proc.start()
+    yield proc
+    proc.stop()
+    proc.drop_cache()
+
+
+def check_invariants(
+    cat: sup.Catalogue,
+    orders: list[Order],
+    messages: list[dict[str, Any]],
+    qualifying: set[int] | None = None,
+) -> dict[int, dict[str, Any]]:
+    """The acceptance invariants over the data (topic and OLTP), not over the function.
+    ``qualifying``: the orders that qualify (default: by the catalogue's tiers at creation)."""
+    if qualifying is None:
+        qualifying = {o.order_id for o in orders if sup.qualifies(cat, o)}
+    by_id = {o.order_id: o for o in orders}
+    ids = set(by_id)
+    # the topic: exactly the qualifying orders; a redelivered order's messages are identical
+    published: dict[int, dict[str, Any]] = {}
+    for m in messages:
+        if m["order_id"] not in ids:
+            continue
+        first = published.setdefault(m["order_id"], m)
+        assert m == first, f"two different suggestions for order {m['order_id']}"
+    assert set(published) == qualifying
+    # OLTP: one suggested line per qualifying order, none elsewhere, matching the message
+    lines = sup.suggested_lines(sorted(ids))
+    per_order: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in lines:
+        per_order[row[0]].append(row)
+    assert {k: len(v) for k, v in per_order.items()} == dict.fromkeys(qualifying, 1)
+    for order_id, [(_, line_no, product_id, price, dtype, dvalue)] in per_order.items():
+        order = by_id[order_id]
+        assert product_id not in order.product_ids
+        assert line_no == max(ln.line_no for ln in order.lines) + 1
+        assert price == cat.products[product_id][1]
+        assert dtype == "percentage" and Decimal(20) <= dvalue <= Decimal(50)
+        factor = Decimal(published[order_id]["discount_factor"])
+        assert Decimal("0.50") <= factor <= Decimal("0.80") and dvalue == (1 - factor) * 100
+        assert published[order_id]["line"]["product_id"] == product_id
+    # the outbox: one suggestion_added event per suggestion, in the contract's shape
+    events = sup.outbox_rows(sorted(ids))
+    assert sorted(e[0] for e in events) == sorted(qualifying)
+    for order_id, payload in events:
+        assert payload["event_type"] == "suggestion_added"
+        assert [ln["is_suggestion"] for ln in payload["lines"]] == [True]
+        assert payload["lines"][0]["product_id"] == per_order[order_id][0][2]
+    return published
+
+
+def wait_processed(cat: sup.Catalogue, orders: list[Order], timeout: float = 60) -> None:
+    qualifying = sorted(o.order_id for o in orders if sup.qualifies(cat, o))
+    sup.wait_for(
+        lambda: len(sup.suggested_lines(qualifying)) >= len(qualifying),
+        timeout,
+        f"{len(qualifying)} suggestions",
+    )
+
+
+def test_every_qualifying_order_is_suggested_exactly_once(
+    catalogue: sup.Catalogue, topics: sup.TestTopics, service: sup.ServiceProcess
+) -> None:
+    # Given 300 orders, about a third of which qualify
+    orders = sup.random_orders(catalogue, 300, random.Random(6))
+    assert 50 < sum(sup.qualifies(catalogue, o) for o in orders) < 200
+    # When their events arrive at 300 orders/s
+    sup.produce_orders(topics.orders, orders, rate=300)
+    wait_processed(catalogue, orders)
+    # Then every invariant holds over the topic and the OLTP data
+    first = check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
+    # When the same events are redelivered, with the suggestion_added events CDC would echo back
+    sup.produce_orders(topics.orders, orders)
+    producer_topic = topics.orders
+    for order_id, payload in sup.outbox_rows([o.order_id for o in orders])[:20]:
+        echo = cdc_envelope(
+            "order_events", "c", None,
+            {"event_id": order_id, "order_id": order_id, "event_type": "suggestion_added",
+             "payload": json.dumps(payload)},
+        )  # fmt: skip
+        sup.produce_json(producer_topic, str(order_id), echo)
+    time.sleep(3)
+    # Then nothing changes: no second line, no second (different) message
+    again = check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
+    assert again == first
+
+
+def test_the_invariants_hold_after_the_service_is_killed_mid_stream(
+    catalogue: sup.Catalogue, topics: sup.TestTopics, service: sup.ServiceProcess
+) -> None:
+    # Given a stream of 1,500 orders at 500/s
+    orders = sup.random_orders(catalogue, 1500, random.Random(66))
+    qualifying = sorted(o.order_id for o in orders if sup.qualifies(catalogue, o))
+    producer = threading.Thread(target=sup.produce_orders, args=(topics.orders, orders, 500))
+    producer.start()
+    # When the service is SIGKILLed while it is processing them
+    sup.wait_for(lambda: len(sup.suggested_lines(qualifying)) >= 50, 30, "the first suggestions")
+    service.kill()
+    done_at_kill = len(sup.suggested_lines(qualifying))
+    assert 0 < done_at_kill < len(qualifying), "the kill did not happen mid-stream"
+    producer.join()
+    # And restarted
+    service.start()
+    wait_processed(catalogue, orders)
+    time.sleep(2)  # let a late duplicate, if any, arrive
+    # Then every invariant still holds
+    check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
+
+
+def test_a_customer_promoted_to_diamond_gets_a_suggestion_on_the_next_qualifying_order(
+    catalogue: sup.Catalogue, topics: sup.TestTopics, service: sup.ServiceProcess
+) -> None:
+    customer = catalogue.regular[0]
+    product = sorted(catalogue.products)[0]
+    price = catalogue.products[product][1]
+
+    def new_order() -> Order:
+        with psycopg.connect(sup.admin_dsn()) as conn, conn.transaction():
+            (order_id,) = sup.allocate(conn, "orders", "order_id", 1)
+            order = Order(order_id, customer, catalogue.acb, catalogue.store_id,
+                          "2026-11-21T10:00:00.000Z", (OrderLine(1, product, 1, price),))  # fmt: skip
+            sup.insert_orders(conn, [order])
+        return order
+
+    # Given a gold customer's order paid by ACB transfer: no suggestion
+    first = new_order()
+    sup.produce_orders(topics.orders, [first])
+    sup.wait_for(lambda: _heartbeat(service).get("orders", 0) >= 1, 20, "the first order")
+    assert sup.suggested_lines([first.order_id]) == []
+    # When the customer is promoted to diamond (the database, then its CDC event)
+    with psycopg.connect(sup.admin_dsn(), autocommit=True) as conn:
+        before = conn.execute(
+            "select customer_id, name, email, tier from customers where customer_id = %s",
+            (customer,),
+        ).fetchone()
+        assert before is not None
+        conn.execute("update customers set tier = 'diamond' where customer_id = %s", (customer,))
+    row = dict(zip(("customer_id", "name", "email", "tier"), before, strict=True))
+    event = cdc_envelope("customers", "u", row, {**row, "tier": "diamond"})
+    sup.produce_json(topics.cdc("customers"), json.dumps({"customer_id": customer}), event)
+    # Then the cache sees it within seconds
+    s = Settings.from_env()
+    client = redis.Redis(s.redis.host, s.redis.port)
+    sup.wait_for(
+        lambda: client.sismember(f"{service.prefix}:diamond", customer), 10, "the CDC update"
+    )
+    # And the next qualifying order gets a suggestion
+    second = new_order()
+    sup.produce_orders(topics.orders, [second])
+    catalogue.diamond.append(customer)
+    wait_processed(catalogue, [second], timeout=20)
+    check_invariants(
+        catalogue, [first, second], sup.read_topic(topics.suggestions), {second.order_id}
+    )
+
+
+def _heartbeat(service: sup.ServiceProcess) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = json.loads(service.heartbeat.read_text())
+    except (OSError, ValueError):
+        return {}
+    return body
+
+
+# --- the caches on their own -------------------------------------------------------------------
+@pytest.fixture
+def cache(stack: Settings) -> Any:
+    prefix = f"tillflow:test:cache:{random.getrandbits(40):x}"
+    c = SuggestionCache.connect(stack.redis.host, stack.redis.port, sup.api_dsn(), prefix)
+    yield c
+    c.drop()
+    c.close()
+
+
+def test_a_cache_miss_falls_back_to_the_database_and_repairs_the_cache(
+    catalogue: sup.Catalogue, cache: SuggestionCache
+) -> None:
+    # Given caches loaded before a new diamond customer and a new product existed
+    cache.load()
+    with psycopg.connect(sup.admin_dsn()) as conn, conn.transaction():
+        (customer,) = sup.allocate(conn, "customers", "customer_id", 1)
+        conn.execute(
+            "insert into customers values (%s, 'late', 'late@example.com', 'diamond')",
+            (customer,),
+        )
+        (product,) = sup.allocate(conn, "item_master", "item_id", 1)
+        conn.execute(
+            "insert into item_master (item_id, upc, name, category_id, unit_price, frequency)"
+            " values (%s, %s, 'late item', %s, 4.50, 1000)",
+            (product, f"E{product}", catalogue.categories[0]),
+        )
+    order = Order(1, customer, catalogue.acb, catalogue.store_id, "",
+                  (OrderLine(1, product, 1, Decimal("4.50")),))  # fmt: skip
+    # When the rule asks for the order's facts (no CDC event ever told the cache)
+    facts = cache.facts(order)
+    # Then they come from the database, and the cache is repaired
+    assert facts.customer_is_diamond and facts.payment_is_acb_transfer
+    assert facts.category_candidates[0].category_id == catalogue.categories[0]
+    # the most popular one of its category now, but in the order: never a candidate
+    assert product not in {c.product_id for c in facts.category_candidates}
+    assert cache.client.sismember(cache.keys.diamond, customer)
+    assert cache.client.hget(cache.keys.products, product) == (
+        f"{catalogue.categories[0]}|4.50".encode()
+    )
+    assert cache.misses == 2
+    # And a cold cache (e.g. Redis restarted) is reloaded on the next lookup
+    cache.drop()
+    assert cache.facts(order).customer_is_diamond
+    assert cache.is_loaded()
+
+
+def test_the_lookup_returns_only_products_not_in_the_order(
+    catalogue: sup.Catalogue, cache: SuggestionCache
+) -> None:
+    cache.load()
+    category = catalogue.categories[0]
+    ranked = sorted(catalogue.by_category(category), key=lambda p: -catalogue.products[p][2])
+    customer = catalogue.diamond[0]
+
+    def order_of(products: list[int]) -> Order:
+        lines = tuple(
+            OrderLine(n, p, 1, catalogue.products[p][1]) for n, p in enumerate(products, 1)
+        )
+        return Order(1, customer, catalogue.acb, catalogue.store_id, "", lines)
+
+    # Given an order holding all but the least popular product of its category
+    facts = cache.facts(order_of(ranked[:-1]))
+    # Then the category's only eligible candidate is that product, and no fallback is sent
+    assert [c.product_id for c in facts.category_candidates] == ranked[-1:]
+    assert facts.fallback_candidates == ()
+    # Given an order holding the whole category  Then the fallback has no product of the order
+    facts = cache.facts(order_of(ranked))
+    assert facts.category_candidates == ()
+    fallback = [c.product_id for c in facts.fallback_candidates]
+    assert fallback and not set(fallback) & set(ranked)
+
+
+def test_cdc_changes_update_prices_categories_tiers_and_payment_methods(
+    catalogue: sup.Catalogue, cache: SuggestionCache
+) -> None:
+    cache.load()
+    product = catalogue.by_category(catalogue.categories[0])[0]
+    other = catalogue.categories[1]
+    row = {"item_id": product, "upc": f"E{product}", "name": "x",
+           "category_id": catalogue.categories[0], "unit_price": "10.00", "frequency": 5.0}  # fmt: skip
+    moved = {**row, "category_id": other, "unit_price": "11.00", "frequency": 1e9}
+    method = {"payment_method_id": catalogue.other_bank, "method": "bank_transfer", "bank": "VCB"}
+    customer = {"customer_id": catalogue.diamond[0], "tier": "diamond"}
+    # When CDC reports a price change with a category move, a bank change and a demotion
+    applied = cache.apply_changes(
+        [
+            ("item_master", _change("u", row, moved)),
+            ("payment_methods", _change("u", method, {**method, "bank": "ACB"})),
+            ("customers", _change("u", customer, {**customer, "tier": "gold"})),
+        ]
+    )
+    assert applied == 3
+    k = cache.keys
+    assert cache.client.hget(k.products, product) == f"{other}|11.00".encode()
+    assert cache.client.zscore(k.popular(catalogue.categories[0]), product) is None
+    assert cache.client.zrevrange(k.popular(other), 0, 0) == [str(product).encode()]
+    assert cache.client.sismember(k.acb, catalogue.other_bank)
+    assert not cache.client.sismember(k.diamond, catalogue.diamond[0])
+    # When the product is deleted, it is no candidate anymore
+    cache.apply_changes([("item_master", _change("d", moved, None))])
+    assert cache.client.hget(k.products, product) is None
+    assert cache.client.zscore(k.popular_all, product) is None
+
+
+def _change(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> Any:
+    from tillflow.suggestions.events import parse_change
+
+    return parse_change(json.dumps(cdc_envelope("x", op, before, after)))
+
+
+def test_events_for_unknown_orders_change_nothing(
+    catalogue: sup.Catalogue, topics: sup.TestTopics, service: sup.ServiceProcess
+) -> None:
+    # Given a qualifying order event whose order was never written to OLTP
+    ghost = Order(sup.ID_MAX - 1, catalogue.diamond[0], catalogue.acb, catalogue.store_id, "",
+                  (OrderLine(1, sorted(catalogue.products)[0], 1, Decimal("1.00")),))  # fmt: skip
+    sup.produce_json(topics.orders, "ghost", outbox_envelope(ghost, event_id=1))
+    real = sup.random_orders(catalogue, 20, random.Random(3))
+    sup.produce_orders(topics.orders, real)
+    wait_processed(catalogue, real)
+    # Then the service went on, and nothing was written or published for the ghost
+    assert sup.suggested_lines([ghost.order_id]) == []
+    assert all(m["order_id"] != ghost.order_id for m in sup.read_topic(topics.suggestions))

@@ -1,0 +1,167 @@
+"""Late events and the lambda serving views, on the deterministic raw fixtures in a database of
+their own (``tillflow_it_elt_late``). Two dbt builds in all: the first fixture day, then the same
+day again after a late scan for it has landed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from tillflow.config import Settings
+from tillflow.quality import dbt, fixtures
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+TEST_DB = "tillflow_it_elt_late"
+DAY = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
+#: A scan of the first day (15:30) that lands two days late, after that day was batched.
+LATE_SCAN_ID = "1a7e" * 8
+LATE_AT = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
+LATE_STORE, LATE_ITEM, LATE_QTY = fixtures.STORES[0], 9_000_002, 3
+
+
+def _price(item: int, at: datetime) -> Decimal:
+    """The fixture's price of an item at a moment (the rules of fixtures.py, independently)."""
+    if item == fixtures.INSERTED_ITEM:
+        return fixtures.INSERTED_PRICE
+    if item == fixtures.PRICE_CHANGE_ITEM and at >= fixtures.PRICE_CHANGE_AT:
+        return fixtures.PRICE_AFTER
+    return fixtures.ITEMS[item][2]
+
+
+def expected_pos_totals(extra: Sequence[tuple[Any, ...]] = ()) -> tuple[int, int, Decimal]:
+    """(lines, quantity, sales) of every fixture scan, voids resolved, priced at scan time."""
+    rows = [*fixtures.build_rows().pos_scans, *extra]
+    voided = {r[0] for r in rows if r[4] == 0}
+    sold: dict[str, tuple[Any, ...]] = {}
+    for r in sorted(rows, key=lambda r: (r[0], r[5])):
+        if r[4] > 0 and r[0] not in voided:
+            sold.setdefault(r[0], r)
+    lines = len(sold)
+    quantity = sum(int(r[4]) for r in sold.values())
+    sales = sum((r[4] * _price(r[3], r[5]) for r in sold.values()), Decimal(0))
+    return lines, quantity, sales
+
+
+def expected_order_totals() -> tuple[int, Decimal, Decimal]:
+    """(lines, sales, discount) of every fixture order line, by the discount rules of DESIGN.md."""
+    lines: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for r in fixtures.build_rows().order_lines:
+        lines.setdefault((r[1], r[2]), r)
+    sales = sum((r[4] * r[5] for r in lines.values()), Decimal(0))
+    discount = Decimal(0)
+    for r in lines.values():
+        qty, price, kind, value = r[4], r[5], r[6], r[7]
+        per_unit = {"percentage": price * value / 100, "fixed_amount": value * 1000}.get(
+            kind, Decimal(0)
+        )
+        discount += qty * per_unit
+    return len(lines), sales, discount
+
+
+@pytest.fixture(scope="module")
+def dsns() -> Iterator[dict[str, str]]:
+    settings = Settings.from_env()
+    pg = settings.postgres
+    admin = fixtures.prepare_database(pg.dsn("postgres"), TEST_DB, pg.dbt.name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("drop schema if exists staging, snapshots, core, marts, serving cascade")
+    fixtures.clear(admin)
+    fixtures.load(admin)
+    yield {"admin": admin, "dbt": pg.dsn(TEST_DB, pg.dbt)}
+
+
+def _one(dsn: str, query: str, *params: object) -> tuple[Any, ...]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def _serving_totals(dsn: str) -> dict[str, tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "select channel, line_count, total_quantity, total_sales, total_discount"
+            " from serving.total_sales"
+        ).fetchall()
+    return {str(r[0]): tuple(r[1:]) for r in rows}
+
+
+@pytest.fixture(scope="module")
+def first_day_built(dsns: dict[str, str]) -> dict[str, str]:
+    dbt.build_interval(dsns["dbt"], *DAY)
+    return dsns
+
+
+def test_serving_totals_are_batch_plus_not_yet_batched_and_exact(
+    first_day_built: dict[str, str],
+) -> None:
+    dsn = first_day_built["dbt"]
+    # Given only the first of three fixture days is batched
+    batched_days = _one(dsn, "select count(distinct sale_date) from marts.daily_sales_summary")
+    assert batched_days == (1,)
+    layers = _one(
+        dsn,
+        "select count(*) filter (where layer = 'batch'), count(*) filter (where layer = 'speed')"
+        " from serving.daily_sales_summary",
+    )
+    assert layers[0] > 0 and layers[1] > 0
+    # When the serving views are read  Then every channel's totals equal the exact totals
+    lines, quantity, sales = expected_pos_totals()
+    totals = _serving_totals(dsn)
+    assert totals["pos"][:3] == (lines, quantity, sales)
+    order_lines, order_sales, order_discount = expected_order_totals()
+    assert (totals["orders"][0], totals["orders"][2], totals["orders"][3]) == (
+        order_lines,
+        order_sales,
+        order_discount,
+    )
+    # And the batch part alone is less than the total (the speed layer carries the rest)
+    batch_sales = _one(dsn, "select sum(total_sales) from marts.daily_sales_summary")[0]
+    assert 0 < batch_sales < sales
+
+
+def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
+    first_day_built: dict[str, str],
+) -> None:
+    dsn, admin = first_day_built["dbt"], first_day_built["admin"]
+    fact_day = "select count(*), sum(quantity) from core.fct_sales where sale_date = %s"
+    summary = (
+        "select coalesce(sum(total_quantity), 0) from marts.daily_sales_summary"
+        " where sale_date = %s and store_id = %s and product_id = %s"
+    )
+    before_fact = _one(dsn, fact_day, DAY[0].date())
+    before_summary = _one(dsn, summary, DAY[0].date(), LATE_STORE, LATE_ITEM)[0]
+    other_days = _one(
+        dsn, "select count(*) from core.fct_sales where sale_date <> %s", DAY[0].date()
+    )
+    # Given a scan of the batched day that lands two days late
+    late = (LATE_SCAN_ID, LATE_STORE, 1, LATE_ITEM, LATE_QTY, LATE_AT, 1, "fixture.late", 0, 0,
+            LATE_AT + timedelta(days=2))  # fmt: skip
+    with psycopg.connect(admin) as conn:
+        conn.execute(
+            f"insert into raw.pos_scans ({', '.join(fixtures.COLUMNS['pos_scans'])})"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            late,
+        )
+    # When that day is run again
+    dbt.build_interval(dsn, *DAY)
+    # Then the late scan is a sale of its own day, once, at the price valid at its scan time
+    after_fact = _one(dsn, fact_day, DAY[0].date())
+    assert after_fact == (before_fact[0] + 1, before_fact[1] + LATE_QTY)
+    row = _one(
+        dsn, "select sale_date, unit_price from core.fct_sales where scan_id = %s", LATE_SCAN_ID
+    )
+    assert row == (DAY[0].date(), _price(LATE_ITEM, LATE_AT))
+    assert _one(dsn, summary, DAY[0].date(), LATE_STORE, LATE_ITEM)[0] == before_summary + LATE_QTY
+    # And no other day changed, and the serving totals stay exact with the late scan in them
+    assert (
+        _one(dsn, "select count(*) from core.fct_sales where sale_date <> %s", DAY[0].date())
+        == other_days
+    )
+    assert _serving_totals(dsn)["pos"][:3] == expected_pos_totals([late])

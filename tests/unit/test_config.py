@@ -1,0 +1,60 @@
+"""Settings come from TILLFLOW_* variables with documented local defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from tillflow.config import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_are_the_documented_local_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in (
+        "TILLFLOW_PG_PORT",
+        "TILLFLOW_KAFKA_PORT",
+        "TILLFLOW_REDIS_PORT",
+        "TILLFLOW_AIRFLOW_PORT",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings.from_env()
+    assert (s.postgres.host, s.postgres.port) == ("127.0.0.1", 55432)
+    assert s.kafka.bootstrap == "127.0.0.1:59092"
+    assert s.redis.port == 56379
+    assert s.airflow.base_url == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "read"),
+    [
+        ("TILLFLOW_PG_PORT", "6000", lambda s: s.postgres.port),
+        ("TILLFLOW_KAFKA_HOST", "10.0.0.1", lambda s: s.kafka.host),
+        ("TILLFLOW_REDIS_PORT", "7000", lambda s: s.redis.port),
+        ("TILLFLOW_AIRFLOW_PORT", "9090", lambda s: s.airflow.port),
+    ],
+)
+def test_environment_overrides_a_setting(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, read: object
+) -> None:
+    monkeypatch.setenv(var, value)
+    assert str(read(Settings.from_env())) == value  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("flag", ["1", "true", "yes"])
+def test_external_flag_marks_a_service_as_not_started_here(
+    monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    monkeypatch.setenv("TILLFLOW_KAFKA_EXTERNAL", flag)
+    assert Settings.from_env().kafka.external is True
+
+
+def test_a_non_numeric_port_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TILLFLOW_PG_PORT", "fivefive")
+    with pytest.raises(ValueError, match="TILLFLOW_PG_PORT must be an integer"):
+        Settings.from_env()
+
+
+def test_dsn_uses_tcp_host_never_a_socket_path() -> None:
+    s = Settings.from_env()
+    dsn = s.postgres.dsn("warehouse", s.postgres.dbt)
+    assert "host=127.0.0.1" in dsn and "dbname=warehouse" in dsn and "user=tillflow_dbt" in dsn

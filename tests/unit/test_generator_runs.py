@@ -1,0 +1,166 @@
+"""Churn plans, live pacing on a fake clock, the CLI's window parsing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tillflow.generators.churn import (
+    CHURN_ITEM_ID_BASE,
+    INSERTS_PER_RUN,
+    plan_item_churn,
+    plan_tier_changes,
+    slot_of,
+)
+from tillflow.generators.commands import history_window
+from tillflow.generators.model import Catalog
+from tillflow.generators.reference import TIERS
+from tillflow.generators.scans import CountingSink, run_history, run_live
+
+pytestmark = pytest.mark.unit
+
+AT = datetime(2026, 11, 20, 14, 37, tzinfo=UTC)
+
+
+def test_item_churn_plan_is_deterministic_per_seed_and_slot() -> None:
+    # Given two instants in the same hour, and one in the next
+    a = plan_item_churn(1, AT)
+    same_slot = plan_item_churn(1, AT.replace(minute=5))
+    next_slot = plan_item_churn(1, AT + timedelta(hours=1))
+    # Then the same slot gives the same plan, the next one another
+    assert a == same_slot
+    assert a != next_slot
+    assert a.slot == datetime(2026, 11, 20, 14, tzinfo=UTC)
+    assert a.factor in (0.9, 1.1)
+    assert 1 <= a.category_id <= 32
+
+
+def test_item_churn_inserts_get_ids_of_their_slot() -> None:
+    a, b = plan_item_churn(1, AT), plan_item_churn(1, AT + timedelta(hours=1))
+    ids_a = [i.item_id for i in a.new_items]
+    ids_b = [i.item_id for i in b.new_items]
+    assert len(ids_a) == INSERTS_PER_RUN
+    assert min(ids_a) >= CHURN_ITEM_ID_BASE
+    assert max(ids_a) < min(ids_b)  # consecutive slots never collide
+    assert all(float(i.unit_price) > 0 and len(i.upc) == 12 for i in a.new_items)
+
+
+def test_churn_slots_cannot_precede_the_reference_data() -> None:
+    with pytest.raises(ValueError, match="churn slots start"):
+        plan_item_churn(1, datetime(2019, 12, 31, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_tier_changes_move_one_step_within_the_tiers(tier: str) -> None:
+    customers = [(i, tier) for i in range(1, 101)]
+    changes = plan_tier_changes(3, AT, customers)
+    assert len(changes) == 20
+    assert len({c for c, _ in changes}) == 20
+    for _, new in changes:
+        assert abs(TIERS.index(new) - TIERS.index(tier)) == 1
+    assert plan_tier_changes(3, AT, customers) == changes
+
+
+def test_slot_of_naive_time_is_utc() -> None:
+    assert slot_of(datetime(2026, 1, 1, 5, 59)) == datetime(2026, 1, 1, 5, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.0)
+
+
+class Keep(CountingSink):
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.values: list[bytes] = []
+        self.sent_at: list[tuple[float, int]] = []
+
+    def send(self, values: list[bytes], store_ids: np.ndarray) -> None:
+        self.values.extend(values)
+        self.sent_at.append((self.clock.now, len(self.values)))
+        self.clock.now += 0.001  # sending takes a little time
+
+
+START = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
+
+
+def test_live_sends_what_history_makes_for_the_same_window() -> None:
+    # Given a 60 s live run at speed-up 30 (30 simulated minutes) on a fake clock
+    catalog = Catalog.from_seed(max_stores=5)
+    clock = FakeClock()
+    live = Keep(clock)
+    stats = run_live(catalog, 1, live, START, 60, speedup=30, clock=clock, sleep=clock.sleep)
+    # When history generates the same 30 minutes
+    hist = Keep(FakeClock())
+    expected = run_history(catalog, 1, START, START + timedelta(minutes=30), hist)
+    # Then the events and their hash are the same, and the run lasted its duration
+    assert live.values == hist.values
+    assert stats.sha256 == expected.sha256
+    assert clock.now == pytest.approx(60, abs=0.1)
+
+
+def test_live_never_sends_an_event_before_its_simulated_time() -> None:
+    catalog = Catalog.from_seed(max_stores=5)
+    clock = FakeClock()
+    sink = Keep(clock)
+    run_live(catalog, 1, sink, START, 20, speedup=10, clock=clock, sleep=clock.sleep)
+    assert sink.sent_at, "nothing was sent"
+    for sent, upto in sink.sent_at:
+        last = json.loads(sink.values[upto - 1])["scanned_at"]
+        event_time = datetime.fromisoformat(last.replace("Z", "+00:00"))
+        assert event_time <= START + timedelta(seconds=sent * 10 + 0.001)
+
+
+def test_live_rate_cap_holds_and_the_duration_bounds_the_run() -> None:
+    # Given a busy simulated window, far faster than the cap allows
+    catalog = Catalog.from_seed(max_stores=50)
+    clock = FakeClock()
+    sink = Keep(clock)
+    stats = run_live(
+        catalog, 1, sink, START, 10, speedup=600, max_rate=2000, clock=clock, sleep=clock.sleep
+    )
+    # Then no more than rate x elapsed events left at any time, and it stopped after 10 s
+    for sent, total in sink.sent_at:
+        assert total <= 2000 * sent + 1
+    assert 15_000 < stats.events <= 20_001
+    assert clock.now == pytest.approx(10, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("2026-03-08", "2026-03-08", ("2026-03-08T00:00:00+00:00", "2026-03-09T00:00:00+00:00")),
+        ("2026-03-08", "2026-03-10", ("2026-03-08T00:00:00+00:00", "2026-03-11T00:00:00+00:00")),
+        (
+            "2026-03-08T15:00",
+            "2026-03-08T15:10",
+            ("2026-03-08T15:00:00+00:00", "2026-03-08T15:10:00+00:00"),
+        ),
+        (
+            "2026-03-08T15:00:00Z",
+            "2026-03-08T10:10:00-05:00",
+            ("2026-03-08T15:00:00+00:00", "2026-03-08T15:10:00+00:00"),
+        ),
+    ],
+)
+def test_history_window_dates_are_whole_days_instants_half_open(
+    start: str, end: str, expected: tuple[str, str]
+) -> None:
+    lo, hi = history_window(start, end)
+    assert (lo.isoformat(), hi.astimezone(UTC).isoformat()) == expected
+
+
+def test_history_window_must_not_be_empty() -> None:
+    with pytest.raises(ValueError, match="empty window"):
+        history_window("2026-03-09", "2026-03-08")
