@@ -330,6 +330,9 @@ class ServiceProcess:
                 self.proc.kill()
                 self.proc.wait(5)
 
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
     def drop_cache(self) -> None:
         s = settings()
         client = redis.Redis(s.redis.host, s.redis.port)

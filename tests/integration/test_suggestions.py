@@ -93,13 +93,23 @@ def check_invariants(
     return published
 
 
-def wait_processed(cat: sup.Catalogue, orders: list[Order], timeout: float = 60) -> None:
+def wait_processed(
+    cat: sup.Catalogue,
+    orders: list[Order],
+    timeout: float = 60,
+    service: sup.ServiceProcess | None = None,
+) -> None:
     qualifying = sorted(o.order_id for o in orders if sup.qualifies(cat, o))
-    sup.wait_for(
-        lambda: len(sup.suggested_lines(qualifying)) >= len(qualifying),
-        timeout,
-        f"{len(qualifying)} suggestions",
-    )
+    try:
+        sup.wait_for(
+            lambda: len(sup.suggested_lines(qualifying)) >= len(qualifying),
+            timeout,
+            f"{len(qualifying)} suggestions",
+        )
+    except AssertionError as exc:
+        done = len(sup.suggested_lines(qualifying))
+        tail = service.log_tail() if service is not None else ""
+        raise AssertionError(f"{exc}; {done} stored. Service log:\n{tail}") from None
 
 
 def test_every_qualifying_order_is_suggested_exactly_once(
@@ -110,7 +120,7 @@ def test_every_qualifying_order_is_suggested_exactly_once(
     assert 50 < sum(sup.qualifies(catalogue, o) for o in orders) < 200
     # When their events arrive at 300 orders/s
     sup.produce_orders(topics.orders, orders, rate=300)
-    wait_processed(catalogue, orders)
+    wait_processed(catalogue, orders, service=service)
     # Then every invariant holds over the topic and the OLTP data
     first = check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
     # When the same events are redelivered, with the suggestion_added events CDC would echo back
@@ -145,7 +155,7 @@ def test_the_invariants_hold_after_the_service_is_killed_mid_stream(
     producer.join()
     # And restarted
     service.start()
-    wait_processed(catalogue, orders)
+    wait_processed(catalogue, orders, service=service)
     time.sleep(2)  # let a late duplicate, if any, arrive
     # Then every invariant still holds
     check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
