@@ -10,7 +10,8 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
    timestamp skew); a failure stops the run before dbt touches anything;
 3. `dbt` — Cosmos task group from the dbt manifest: staging views, SCD2 history and snapshots,
    dimensions, incremental facts and marts for the interval (dbt vars `data_interval_start/end`),
-   each model followed by its tests;
+   one `dbt build` task per model or snapshot (the node, then its tests), tests with several
+   parents as their own tasks once every parent is built;
 4. `gx_marts_gate` — Great Expectations on the marts of the interval;
 5. `dbt_docs` — the dbt docs site for the Cosmos docs plugin (the GX data docs are written by the
    gates under `include/gx/`).
@@ -33,6 +34,8 @@ from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from cosmos import (
     DbtTaskGroup,
+    ExecutionConfig,
+    InvocationMode,
     LoadMode,
     ProfileConfig,
     ProjectConfig,
@@ -113,10 +116,14 @@ with DAG(
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,
+            # One `dbt build` task per model or snapshot: the node, then its tests, in one dbt
+            # invocation (half the tasks of AFTER_EACH, same fail-fast order).
+            test_behavior=TestBehavior.BUILD,
             # Tests with several parents (relationships, reconciliations) run once all exist.
             should_detach_multiple_parents_tests=True,
         ),
+        # dbt runs inside the task's process: no second interpreter and dbt import per task.
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
         operator_args={"vars": DBT_VARS, "install_deps": False},
     )
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from tillflow import config
 
 if TYPE_CHECKING:
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
@@ -62,3 +62,22 @@ def ensure_topics(
     for future in admin.create_topics(missing).values():
         future.result(timeout=10)
     return [t.topic for t in missing]
+
+
+def next_offsets(messages: Iterable[Message]) -> list[TopicPartition]:
+    """One past the highest offset of ``messages`` per partition: what to commit once exactly
+    these messages are done.
+
+    ``consumer.commit()`` without offsets commits the consumer's *positions* when librdkafka's
+    thread handles the request, which may already include messages consumed after the call
+    (a later batch, not yet processed): a crash then skips them. Commit these offsets instead.
+    """
+    from confluent_kafka import TopicPartition
+
+    last: dict[tuple[str, int], int] = {}
+    for m in messages:
+        if m.error() is not None:
+            continue
+        key = (m.topic() or "", m.partition() or 0)
+        last[key] = max(last.get(key, -1), m.offset() or 0)
+    return [TopicPartition(t, p, offset + 1) for (t, p), offset in sorted(last.items())]

@@ -9,10 +9,11 @@ committed under their group id (earliest when none), with ``fetch.wait.max.ms = 
 here: 1.6 ms p50 / 4.1 ms p99 broker-to-consumer vs 6.8 ms p99 with the default 10 ms. The order
 loop takes one message with ``poll`` and drains what is already fetched with ``consume(n, 0)``,
 so a lone order is processed at once and a burst in batches (up to ``--batch-size``).
-Offsets are committed after a batch is stored and published (its messages leave before the
-COMMIT of the OLTP write, so acknowledgement and commit overlap); acknowledged suggestions are
-marked published in one UPDATE per second or when idle. A failing batch
-(database or Redis down) is retried from its first offsets after a pause.
+A batch's own offsets (never the consumer's position, see ``kafka.next_offsets``) are committed
+after it is stored and published (its messages leave before the COMMIT of the OLTP write, so
+acknowledgement and commit overlap); acknowledged suggestions are marked published in one UPDATE
+per second or when idle. A failing batch (database or Redis down) is retried from its first
+offsets after a pause.
 
 Health: a heartbeat file (JSON: state, counters) rewritten every second; the stack's
 ``suggestions`` service is healthy while it is fresh.
@@ -197,7 +198,9 @@ class CacheUpdater(threading.Thread):
                     for item in changes:
                         with contextlib.suppress(KeyError, TypeError, ValueError):
                             self.applied += cache.apply_changes([item])
-                consumer.commit(asynchronous=True)
+                offsets = kafka.next_offsets(messages)
+                if offsets:
+                    consumer.commit(offsets=offsets, asynchronous=True)
         finally:
             with contextlib.suppress(Exception):
                 consumer.close()
@@ -342,7 +345,9 @@ class SuggestionService:
             self.engine.process(batch)
             if self._latency is not None:
                 self._latency.flush()
-            consumer.commit(asynchronous=True)
+            offsets = kafka.next_offsets(batch)
+            if offsets:
+                consumer.commit(offsets=offsets, asynchronous=True)
         except Exception:
             log.exception("batch of %d failed; retrying it in 1s", len(batch))
             self.store.close()  # reconnect on the next try
