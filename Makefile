@@ -41,6 +41,7 @@ format: install ## ruff format and autofix
 	@ruff format . && ruff check --fix .
 
 bench: install ## benchmarks with figures and ratios from one run (needs `make up`)
+	@tillflow bench dags
 	@tillflow bench generator
 	@tillflow bench ingest
 	@tillflow bench elt --scans 200000 --history-days 3

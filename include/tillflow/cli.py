@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tillflow.config import Settings
 from tillflow.stack import manager
@@ -92,7 +93,20 @@ COMMAND_MODULES: list[str] = [
     "tillflow.generators.commands",
     "tillflow.quality.commands",
     "tillflow.suggestions.commands",
+    "tillflow.dag_parse",
 ]
+
+
+def command_group(sub: Any, name: str, help_text: str, description: str | None = None) -> Any:
+    """The sub-commands of ``tillflow NAME``, created by the first module that asks for them
+    (several modules add to ``bench`` and to their own groups)."""
+    parser = sub.choices.get(name)
+    if parser is None:
+        parser = sub.add_parser(name, help=help_text, description=description or help_text)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

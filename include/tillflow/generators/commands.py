@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+from tillflow.cli import command_group
 from tillflow.config import DB_OLTP, Settings
 from tillflow.generators import DEFAULT_SEED
 
@@ -232,23 +233,11 @@ def _scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
 
 
-def _subparsers_of(sub: Any, name: str, help_text: str, description: str) -> Any:
-    """The sub-subcommands of ``tillflow NAME``, created once (another module may share it)."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        parser = sub.add_parser(name, help=help_text, description=description)
-        return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
-
-
 def register(sub: Any) -> None:
     """Add `generate` and `bench generator` to the `tillflow` command."""
     from tillflow import config
 
-    gen = _subparsers_of(
+    gen = command_group(
         sub,
         "generate",
         "generators: reference data, scans (history, live), item-master churn",
@@ -316,7 +305,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="base seed (default %(default)s)")
     p.set_defaults(func=_cmd_churn)
 
-    bench = _subparsers_of(
+    bench = command_group(
         sub, "bench", "benchmarks measured on this machine", "Benchmarks against the local stack."
     )
     p = bench.add_parser(

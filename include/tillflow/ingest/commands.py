@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from tillflow import config
+from tillflow.cli import command_group
 from tillflow.config import Settings
 
 
@@ -127,18 +128,6 @@ def _cmd_fault(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if ok else 1
 
 
-def _bench_subparsers(sub: Any) -> Any:
-    """The ``bench`` command's subparsers, shared with other modules that add benchmarks."""
-    existing = sub.choices.get("bench")
-    if existing is not None:
-        for action in existing._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                return action
-    return sub.add_parser("bench", help="benchmarks").add_subparsers(
-        dest="bench", required=True, metavar="BENCH"
-    )
-
-
 def register(sub: Any) -> None:
     from tillflow.ingest.jobargs import add_arguments
 
@@ -155,7 +144,7 @@ def register(sub: Any) -> None:
     p.add_argument("-n", "--limit", type=int, default=5, help="batches per job (default 5)")
     p.set_defaults(func=_cmd_status)
 
-    bench = _bench_subparsers(sub)
+    bench = command_group(sub, "bench", "benchmarks measured on this machine")
     p = bench.add_parser("ingest", help="PG limit, plain consumer, Spark rows/s, latency p50-p99")
     p.add_argument("--events", type=int, default=1_000_000, help="scans to ingest (max 2M)")
     p.add_argument("--pg-rows", type=int, default=1_000_000)

@@ -6,9 +6,9 @@ import argparse
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from tillflow import config
+from tillflow.cli import command_group
 from tillflow.config import Settings
 
 
@@ -91,18 +91,6 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.ratio < 1.2 else 1
 
 
-def _bench_subparsers(subparsers: Any) -> Any:
-    """`tillflow bench`'s sub-commands (another module may have created `bench` already)."""
-    parser = subparsers.choices.get("bench")
-    if parser is None:
-        parser = subparsers.add_parser("bench", help="benchmarks")
-        return parser.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("elt", help="warehouse tools: fixtures, dbt, GX gates, mart hashes")
     p.add_argument("--database", default=config.DB_WAREHOUSE, help="warehouse database")
@@ -135,7 +123,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.set_defaults(func=_cmd)
 
-    b = _bench_subparsers(subparsers).add_parser(
+    b = command_group(subparsers, "bench", "benchmarks measured on this machine").add_parser(
         "elt",
         help="the daily dbt build of a day of scans, alone and with days of history loaded",
         description="In a database of its own (dropped at the end): COPY synthetic raw scans, "

@@ -5,19 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tillflow.cli import command_group
 from tillflow.config import Settings
-
-
-def _subparsers_of(sub: Any, name: str, help_text: str) -> Any:
-    """The sub-subcommands of ``tillflow NAME``, created once (other modules share `bench`)."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        parser = sub.add_parser(name, help=help_text, description=help_text)
-        return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -54,7 +43,7 @@ def register(sub: Any) -> None:
     """Add `suggestions serve|load-cache` and `bench suggestions` to the `tillflow` command."""
     from tillflow.suggestions.cache import DEFAULT_PREFIX
 
-    group = _subparsers_of(sub, "suggestions", "the real-time product suggestion service")
+    group = command_group(sub, "suggestions", "the real-time product suggestion service")
     p = group.add_parser(
         "serve",
         help="run the suggestion service in the foreground (`tillflow up` runs it managed)",
@@ -67,7 +56,7 @@ def register(sub: Any) -> None:
     p.add_argument("--prefix", default=DEFAULT_PREFIX, help="Redis key prefix (%(default)s)")
     p.set_defaults(func=_cmd_load_cache)
 
-    bench = _subparsers_of(sub, "bench", "benchmarks measured on this machine")
+    bench = command_group(sub, "bench", "benchmarks measured on this machine")
     p = bench.add_parser(
         "suggestions",
         help="suggestion latency at a fixed order rate and throughput at full speed",
