@@ -107,7 +107,10 @@ select * from final
     valid from the commit time of the change (source_ts) until the next change of the key.
     A delete ends the current version (valid_to = time of the delete) without opening a new one.
     A key's first version, when it came from the initial snapshot (op r), is valid from the
-    beginning of time: the row existed before capture started. Consecutive identical images
+    beginning of time: the row existed before capture started. A first version captured as an
+    insert or update is valid from the row's own updated_at when that is earlier than the
+    capture (reference data seeded with an old updated_at after CDC started: it was valid all
+    along); a churn insert has updated_at = its commit time. Consecutive identical images
     (a re-snapshot) are collapsed; versions shorter than zero time are dropped. -#}
 {% macro cdc_scd2_history(entity, changes_relation) %}
 with
@@ -160,6 +163,11 @@ versions as (
         *,
         case
             when change_seq = first_seq and op = 'r' then cast('1900-01-01' as timestamptz)
+            when change_seq = first_seq
+                then least(
+                    changed_at,
+                    coalesce(cast(row_after ->> 'updated_at' as timestamptz), changed_at)
+                )
             else changed_at
         end as valid_from,
         coalesce(next_changed_at, {{ scd2_open_end() }}) as valid_to

@@ -64,16 +64,50 @@ class AirflowClient:
         self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
     def trigger(
-        self, dag_id: str, conf: dict[str, Any] | None = None, logical_date: str | None = None
+        self,
+        dag_id: str,
+        conf: dict[str, Any] | None = None,
+        logical_date: str | None = None,
+        interval: tuple[str, str] | None = None,
     ) -> str:
-        body = {"logical_date": logical_date, "conf": conf or {}}
+        """Trigger a run; ``interval`` sets its data interval (otherwise the timetable infers
+        one from ``logical_date``: for a daily CronDataIntervalTimetable, the day *before*)."""
+        body: dict[str, Any] = {"logical_date": logical_date, "conf": conf or {}}
+        if interval is not None:
+            body["data_interval_start"], body["data_interval_end"] = interval
         return str(self._request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+
+    def run_at(self, dag_id: str, logical_date: str) -> dict[str, Any] | None:
+        """The run of ``dag_id`` at ``logical_date`` (unique per DAG), if there is one."""
+        params = {"logical_date_gte": logical_date, "logical_date_lte": logical_date}
+        runs = self._request("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"]
+        return dict(runs[0]) if runs else None
+
+    def clear_run(self, dag_id: str, run_id: str) -> None:
+        """Run every task of an existing run again (its logical date and data interval stay)."""
+        body = {"dry_run": False, "only_failed": False}
+        self._request("POST", f"/dags/{dag_id}/dagRuns/{run_id}/clear", json=body)
+
+    def run_interval(
+        self, dag_id: str, start: str, end: str, conf: dict[str, Any] | None = None
+    ) -> str:
+        """Run ``dag_id`` for the data interval [start, end): a new run at logical date
+        ``start``, or, when a run holds that date already (a logical date is unique per DAG),
+        that run cleared. Returns the run id."""
+        existing = self.run_at(dag_id, start)
+        if existing is None:
+            return self.trigger(dag_id, conf, start, (start, end))
+        run_id = str(existing["dag_run_id"])
+        self.clear_run(dag_id, run_id)
+        return run_id
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        body = self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        body = self._request(
+            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}
+        )
         return {ti["task_id"]: str(ti["state"]) for ti in body["task_instances"]}
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
