@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -286,9 +287,11 @@ class ServiceProcess:
         self.heartbeat = tmp / "heartbeat.json"
         self.log = tmp / "service.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = datetime.now(UTC)
 
     def start(self, timeout: float = 60) -> None:
         self.heartbeat.unlink(missing_ok=True)
+        self.started_at = datetime.now(UTC)
         argv = [
             sys.executable, "-m", "tillflow.suggestions.service",
             "--orders-topic", self.topics.orders,

@@ -161,6 +161,35 @@ def test_the_invariants_hold_after_the_service_is_killed_mid_stream(
     check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
 
 
+def test_the_invariants_hold_when_the_database_connection_is_lost_mid_stream(
+    catalogue: sup.Catalogue, topics: sup.TestTopics, service: sup.ServiceProcess
+) -> None:
+    # Given a stream of 3,000 orders at 500/s, and the moment the service connected
+    started = service.started_at
+    orders = sup.random_orders(catalogue, 3000, random.Random(67))
+    qualifying = sorted(o.order_id for o in orders if sup.qualifies(catalogue, o))
+    producer = threading.Thread(target=sup.produce_orders, args=(topics.orders, orders, 500))
+    producer.start()
+    # When its database connections are terminated three times while it works
+    sup.wait_for(lambda: len(sup.suggested_lines(qualifying)) >= 30, 30, "the first suggestions")
+    killed = 0
+    for _ in range(3):
+        with psycopg.connect(sup.admin_dsn(), autocommit=True) as conn:
+            killed += len(conn.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity"
+                " where application_name = 'tillflow-suggestions' and backend_start >= %s",
+                (started,),
+            ).fetchall())  # fmt: skip
+        time.sleep(1.5)  # the service pauses 1 s after a failure, then reconnects
+    producer.join()
+    assert killed >= 2, "the service's connection was not terminated mid-stream"
+    # Then it rewinds, retries and ends with every invariant holding
+    wait_processed(catalogue, orders, service=service)
+    time.sleep(2)
+    check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
+    assert "rewound" in service.log_tail(200_000)
+
+
 def test_a_customer_promoted_to_diamond_gets_a_suggestion_on_the_next_qualifying_order(
     catalogue: sup.Catalogue, topics: sup.TestTopics, service: sup.ServiceProcess
 ) -> None:

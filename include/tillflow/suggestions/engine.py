@@ -5,17 +5,17 @@ The order of the steps is what makes "at most once" and "published means stored"
 1. decide every order of the batch (one pipelined Redis round trip, ``cache.facts_many``);
 2. store the accepted suggestions in OLTP in one statement (``store.apply``: the claim, the line
    and the outbox row commit together, or not at all);
-3. hand what this batch stored (plus stored-but-never-acknowledged suggestions of redelivered
-   orders) to the producer *after the statement and before its COMMIT*, so the broker's
-   acknowledgement and the WAL flush of the commit overlap; then wait for the acknowledgements;
+3. once committed, publish what this batch stored (plus stored-but-never-acknowledged
+   suggestions of redelivered orders) and wait for the broker's acknowledgements;
 4. mark them published (batched: at most one UPDATE per ``MARK_EVERY_S``); the caller then
    commits the consumer offsets.
 
 A crash between 2 and 4 re-publishes the same stored suggestion on redelivery (same key, same
-content): consumers of the topic deduplicate on the key ``order_id``. The OLTP line is never
-duplicated. The one new window of step 3: a COMMIT that fails after the produce (the database
-lost mid-commit) leaves a published suggestion without its line; the batch is retried, stores
-it and publishes it again under the same key.
+content, from the stored row): consumers of the topic deduplicate on the key ``order_id``. The
+OLTP line is never duplicated. Publishing only after COMMIT costs the overlap of the broker's
+acknowledgement with the WAL flush, but a message can never announce a suggestion that a lost
+COMMIT then undid (a retry would store it again with another ``suggested_at``: two different
+messages for one order, which the integration tests catch).
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ class SuggestionEngine:
         return orders
 
     def decide(self, orders: Sequence[Order]) -> list[Suggestion]:
+        if not orders:
+            return []
         facts = self.cache.facts_many(orders)
         suggestions = [s for o, f in zip(orders, facts, strict=True) if (s := decide(o, f))]
         self.counters.orders += len(orders)
@@ -115,27 +117,20 @@ class SuggestionEngine:
         return suggestions
 
     def process(self, messages: Sequence[Message]) -> BatchResult:
-        return self.process_orders(self.orders_of(messages))
+        return self.store_and_publish(self.decide(self.orders_of(messages)))
 
-    def process_orders(self, orders: Sequence[Order]) -> BatchResult:
-        result = BatchResult()
-        if not orders:
-            return result
-        result.suggestions = self.decide(orders)
+    def store_and_publish(self, suggestions: Sequence[Suggestion]) -> BatchResult:
+        """Steps 2-4 for decided suggestions (the service runs them on its writer thread)."""
+        result = BatchResult(suggestions=list(suggestions))
         if not result.suggestions:
             self.mark_published()
             return result
+        stored = self.store.apply(result.suggestions)
         delivery = _Delivery(self.on_published)
-
-        def produce(stored: list[Stored]) -> None:
-            for item in stored:
-                self.producer.produce(
-                    self.topic, key=_key(item), value=_value(item), on_delivery=delivery
-                )
-            self.producer.poll(0)
-
-        # The messages go out before COMMIT (see store.apply): ack and WAL flush overlap.
-        stored = self.store.apply(result.suggestions, before_commit=produce)
+        for item in stored:
+            self.producer.produce(
+                self.topic, key=_key(item), value=_value(item), on_delivery=delivery
+            )
         self.counters.stored += len(stored)
         result.published = stored
         remaining = self.producer.flush(30) if stored else 0

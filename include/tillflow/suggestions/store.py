@@ -16,7 +16,7 @@ taken and change nothing. ``published_at`` is set once the broker acknowledged t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -144,18 +144,10 @@ class SuggestionStore:
         row = self._connection().execute("select to_regclass('order_suggestions')").fetchone()
         return row is not None and row[0] is not None
 
-    def apply(
-        self,
-        suggestions: Sequence[Suggestion],
-        before_commit: Callable[[list[Stored]], None] | None = None,
-    ) -> list[Stored]:
-        """Store the suggestions not stored yet; return those this call stored, plus the stored
-        ones never published (their earlier publish may have been lost to a crash).
-
-        ``before_commit(stored)`` runs inside the transaction once the rows are written and
-        before COMMIT: the engine hands the messages to the producer there, so the broker's
-        acknowledgement and the commit's WAL flush overlap instead of adding up. If it raises,
-        nothing is committed."""
+    def apply(self, suggestions: Sequence[Suggestion]) -> list[Stored]:
+        """Store the suggestions not stored yet (committed when this returns); return those this
+        call stored, plus the stored ones never published (their earlier publish may have been
+        lost to a crash)."""
         if not suggestions:
             return []
         import psycopg
@@ -165,10 +157,7 @@ class SuggestionStore:
         try:
             with conn.transaction():
                 rows = self._apply_batch(conn, list(by_order.values()))
-                stored = self._stored(by_order, rows)
-                if before_commit is not None and stored:
-                    before_commit(stored)
-            return stored
+            return self._stored(by_order, rows)
         except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
             # Another writer added a line to one of these orders between our snapshot and our
             # lock: redo each order on its own (each one sees the other writer's commit).
@@ -178,10 +167,7 @@ class SuggestionStore:
                     rows.extend(self._apply_batch(conn, [s]))
                 except psycopg.errors.UniqueViolation:
                     continue
-        stored = self._stored(by_order, rows)
-        if before_commit is not None and stored:
-            before_commit(stored)
-        return stored
+        return self._stored(by_order, rows)
 
     def _stored(
         self, by_order: dict[int, Suggestion], rows: Sequence[tuple[Any, ...]]
