@@ -108,10 +108,23 @@ def run_backfill(
             progress(f"    [{time.monotonic() - t0:6.0f}s] {line}")
             last = line
         if len(new) >= expected and all(s in TERMINAL for s in states.values()):
+            # The scheduler marks the backfill completed a moment after its last run; until
+            # then no other backfill of the DAG can be created.
+            _wait_until_completed(client, dag_id, deadline)
             return BackfillResult(states, time.monotonic() - t0)
         if time.monotonic() > deadline:
             raise TimeoutError(f"backfill {start}..{end} not finished within {timeout:.0f}s")
         time.sleep(5)
+
+
+def _wait_until_completed(client: AirflowClient, dag_id: str, deadline: float) -> None:
+    while True:
+        body = client._request("GET", "/backfills", params={"dag_id": dag_id, "limit": 100})
+        if all(b.get("completed_at") for b in body["backfills"]):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"a backfill of {dag_id} is still not marked completed")
+        time.sleep(2)
 
 
 def _queued_after(run: dict[str, Any], instant: str) -> bool:
