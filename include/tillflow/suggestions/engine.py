@@ -65,7 +65,7 @@ class BatchResult:
 
 
 class SuggestionEngine:
-    """Decides, stores and publishes; shared by the service, the bench and the Airflow DAG."""
+    """Decides, stores and publishes for the service (the DAG's sensor path shares ``publish``)."""
 
     def __init__(
         self,
@@ -116,11 +116,8 @@ class SuggestionEngine:
         self.counters.qualifying += len(suggestions)
         return suggestions
 
-    def process(self, messages: Sequence[Message]) -> BatchResult:
-        return self.store_and_publish(self.decide(self.orders_of(messages)))
-
     def store_and_publish(self, suggestions: Sequence[Suggestion]) -> BatchResult:
-        """Steps 2-4 for decided suggestions (the service runs them on its writer thread)."""
+        """Steps 2-4 for the suggestions ``decide`` returned (on the service's writer thread)."""
         result = BatchResult(suggestions=list(suggestions))
         if not result.suggestions:
             self.mark_published()
@@ -160,11 +157,6 @@ class SuggestionEngine:
         self.store.mark_published(ids)
         self._unmarked.clear()
         self._marked_at = now
-
-    def publish(self, stored: Sequence[Stored]) -> dict[int, float]:
-        acked = publish(self.producer, self.topic, self.store, stored, self.on_published)
-        self.counters.published += len(acked)
-        return acked
 
 
 class _Delivery:
