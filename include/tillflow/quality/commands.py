@@ -79,9 +79,10 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         owner=pg.dbt.name,
         keep=args.keep,
     )
-    print(f"daily run alone:            {result.alone.seconds:6.1f}s")
+    print(f"daily re-run alone:              {result.alone.seconds:6.1f}s")
     print(
-        f"daily run with {result.history_days:>2} days history: {result.with_history.seconds:6.1f}s"
+        f"daily re-run with {result.history_days:>2} days history: "
+        f"{result.with_history.seconds:6.1f}s"
     )
     verdict = "ok" if result.ratio < 1.2 else "ABOVE the 1.2 target"
     print(f"ratio: {result.ratio:.3f} ({verdict}); raw COPY {result.load_seconds:.0f}s")
