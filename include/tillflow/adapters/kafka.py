@@ -64,6 +64,19 @@ def ensure_topics(
     return [t.topic for t in missing]
 
 
+def offset_ranges(messages: Iterable[Message]) -> dict[tuple[str, int], tuple[int, int]]:
+    """(first, last) offset per (topic, partition) of ``messages``; error events are skipped."""
+    ranges: dict[tuple[str, int], tuple[int, int]] = {}
+    for m in messages:
+        if m.error() is not None:
+            continue
+        key = (m.topic() or "", m.partition() or 0)
+        offset = m.offset() or 0
+        first, last = ranges.get(key, (offset, offset))
+        ranges[key] = (min(first, offset), max(last, offset))
+    return ranges
+
+
 def next_offsets(messages: Iterable[Message]) -> list[TopicPartition]:
     """One past the highest offset of ``messages`` per partition: what to commit once exactly
     these messages are done.
@@ -74,10 +87,7 @@ def next_offsets(messages: Iterable[Message]) -> list[TopicPartition]:
     """
     from confluent_kafka import TopicPartition
 
-    last: dict[tuple[str, int], int] = {}
-    for m in messages:
-        if m.error() is not None:
-            continue
-        key = (m.topic() or "", m.partition() or 0)
-        last[key] = max(last.get(key, -1), m.offset() or 0)
-    return [TopicPartition(t, p, offset + 1) for (t, p), offset in sorted(last.items())]
+    return [
+        TopicPartition(t, p, last + 1)
+        for (t, p), (_, last) in sorted(offset_ranges(messages).items())
+    ]

@@ -123,23 +123,17 @@ class SuggestionEngine:
             self.mark_published()
             return result
         stored = self.store.apply(result.suggestions)
-        delivery = _Delivery(self.on_published)
-        for item in stored:
-            self.producer.produce(
-                self.topic, key=_key(item), value=_value(item), on_delivery=delivery
-            )
         self.counters.stored += len(stored)
         result.published = stored
-        remaining = self.producer.flush(30) if stored else 0
-        result.acked_at = delivery.acked
-        self.counters.published += len(delivery.acked)
-        self._unmarked.extend(delivery.acked)
-        if delivery.failed or remaining:
+        try:
+            result.acked_at = send(self.producer, self.topic, stored, self.on_published)
+        except Undelivered as exc:
+            self.counters.published += len(exc.acked)
+            self._unmarked.extend(exc.acked)
             self.mark_published(force=True)
-            raise RuntimeError(
-                f"{len(delivery.failed) + remaining} suggestion(s) not acknowledged: "
-                f"{delivery.failed[:3]}"
-            )
+            raise
+        self.counters.published += len(result.acked_at)
+        self._unmarked.extend(result.acked_at)
         self.mark_published()
         return result
 
@@ -187,6 +181,33 @@ def _value(item: Stored) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
+class Undelivered(RuntimeError):
+    """Some suggestions were not acknowledged by the broker; ``acked`` holds those that were."""
+
+    def __init__(self, failed: list[str], remaining: int, acked: dict[int, float]) -> None:
+        super().__init__(f"{len(failed) + remaining} suggestion(s) not acknowledged: {failed[:3]}")
+        self.acked = acked
+
+
+def send(
+    producer: Producer,
+    topic: str,
+    stored: Sequence[Stored],
+    on_published: Callable[[int, float], None] | None = None,
+) -> dict[int, float]:
+    """Produce stored suggestions and wait for the acknowledgements; return order id ->
+    acknowledgement time. Raises ``Undelivered`` if any was not acknowledged."""
+    if not stored:
+        return {}
+    delivery = _Delivery(on_published)
+    for item in stored:
+        producer.produce(topic, key=_key(item), value=_value(item), on_delivery=delivery)
+    remaining = producer.flush(30)
+    if delivery.failed or remaining:
+        raise Undelivered(delivery.failed, remaining, delivery.acked)
+    return delivery.acked
+
+
 def publish(
     producer: Producer,
     topic: str,
@@ -194,18 +215,11 @@ def publish(
     stored: Sequence[Stored],
     on_published: Callable[[int, float], None] | None = None,
 ) -> dict[int, float]:
-    """Publish stored suggestions, wait for the acknowledgements, mark the acknowledged ones
-    published; return order id -> acknowledgement time. Raises if any was not acknowledged."""
-    if not stored:
-        return {}
-    delivery = _Delivery(on_published)
-    for item in stored:
-        producer.produce(topic, key=_key(item), value=_value(item), on_delivery=delivery)
-    remaining = producer.flush(30)
-    store.mark_published(sorted(delivery.acked))
-    if delivery.failed or remaining:
-        raise RuntimeError(
-            f"{len(delivery.failed) + remaining} suggestion(s) not acknowledged: "
-            f"{delivery.failed[:3]}"
-        )
-    return delivery.acked
+    """``send``, then mark the acknowledged ones published at once (the DAG's path)."""
+    try:
+        acked = send(producer, topic, stored, on_published)
+    except Undelivered as exc:
+        store.mark_published(sorted(exc.acked))
+        raise
+    store.mark_published(sorted(acked))
+    return acked

@@ -44,13 +44,7 @@ class Batch:
 
     @classmethod
     def of(cls, messages: Sequence[Message], suggestions: list[Suggestion]) -> Batch:
-        firsts: dict[tuple[str, int], int] = {}
-        for m in messages:
-            if m.error() is not None:
-                continue
-            key = (m.topic() or "", m.partition() or 0)
-            offset = m.offset() or 0
-            firsts[key] = min(firsts.get(key, offset), offset)
+        firsts = {key: first for key, (first, _) in kafka.offset_ranges(messages).items()}
         return cls(suggestions, kafka.next_offsets(messages), firsts)
 
 

@@ -10,11 +10,11 @@ here: 1.6 ms p50 / 4.1 ms p99 broker-to-consumer vs 6.8 ms p99 with the default 
 loop takes one message with ``poll`` and drains what is already fetched with ``consume(n, 0)``,
 so a lone order is processed at once and a burst in batches (up to ``--batch-size``). The loop
 decides a batch (parse, Redis) while a writer thread stores and publishes the previous one
-(``pipeline.py``). A batch's own offsets (never the consumer's position, see ``kafka.next_offsets``) are committed
-after it is stored and published (its messages leave before the COMMIT of the OLTP write, so
-acknowledgement and commit overlap); acknowledged suggestions are marked published in one UPDATE
-per second or when idle. After a failing batch (database or Redis down) every partition is
-rewound to its first offset not done, and consumption resumes after a pause.
+(``pipeline.py``). A batch's suggestions are published only after their OLTP COMMIT, and its
+own offsets (never the consumer's position, see ``kafka.next_offsets``) are committed once it is
+published; acknowledged suggestions are marked published in one UPDATE per second or when idle.
+After a failing batch (database or Redis down) every partition is rewound to its first offset
+not done, and consumption resumes after a pause.
 
 Health: a heartbeat file (JSON: state, counters) rewritten every second; the stack's
 ``suggestions`` service is healthy while it is fresh.
