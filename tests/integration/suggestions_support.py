@@ -1,6 +1,6 @@
 """Helpers for the suggestion integration tests (Engineer E).
 
-Every row the tests create has an id in E's own range [8,600,000, 8,700,000), allocated under an
+Every row the tests create has an id in E's own range [8,600,000, 9,000,000), allocated under an
 advisory lock (max + 1), so runs never collide with each other, with the generators' data or
 with other engineers' fixtures (B uses >= 9,000,000). Nothing is truncated or deleted.
 
@@ -36,7 +36,7 @@ from tillflow.suggestions.events import outbox_envelope
 from tillflow.suggestions.rule import Order, OrderLine
 
 ID_MIN = 8_600_000
-ID_MAX = 8_700_000
+ID_MAX = 9_000_000  # orders_support.py starts at 9,000,000
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

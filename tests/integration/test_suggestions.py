@@ -1,7 +1,7 @@
 """The suggestion service on the real stack: PostgreSQL (OLTP), the Kafka broker and Redis.
 
 Each test uses its own topics (``e.test.<uuid>.*``), Redis prefix, consumer group and OLTP rows
-(ids in [8,600,000, 8,700,000)); the order events are produced by the tests in the contract
+(ids in [8,600,000, 9,000,000)); the order events are produced by the tests in the contract
 format (see suggestions_support.py).
 """
 
