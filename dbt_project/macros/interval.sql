@@ -23,6 +23,9 @@
     longer exist (a scan voided since the last run), which dbt's key-based delete+insert misses. -#}
 {% macro get_incremental_replace_interval_sql(arg_dict) %}
     {%- set column = config.require('interval_column') -%}
+    {%- if config.get('partitioned_by_day', false) %}
+    {{ ensure_rows_partitions(arg_dict['target_relation'], arg_dict['temp_relation']) }};
+    {%- endif %}
     delete from {{ arg_dict['target_relation'] }}
     where
     {%- if config.get('interval_column_is_date', false) %} {{ in_date_interval(column) }}

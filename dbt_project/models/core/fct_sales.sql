@@ -3,6 +3,8 @@
         materialized='incremental',
         incremental_strategy='replace_interval',
         interval_column='scanned_at',
+        partitioned_by_day=true,
+        pre_hook=before_begin('{{ create_interval_partitions() }}'),
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['scanned_at']}, {'columns': ['scan_id']}],
     )

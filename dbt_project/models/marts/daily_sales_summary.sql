@@ -4,6 +4,8 @@
         incremental_strategy='replace_interval',
         interval_column='sale_date',
         interval_column_is_date=true,
+        partitioned_by_day=true,
+        pre_hook=before_begin('{{ create_interval_partitions() }}'),
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['sale_date']}],
     )
