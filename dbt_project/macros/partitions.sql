@@ -74,6 +74,11 @@
         day date;
         child text;
     begin
+        if (select relkind from pg_class where oid = '{{ parent }}'::regclass) != 'p' then
+            -- Built before partitioning: it still works as it is; a full refresh partitions it.
+            raise notice '% is not partitioned by day; run dbt with --full-refresh', '{{ parent }}';
+            return;
+        end if;
         for day in
             select d::date from generate_series({{ first }}, {{ last }}, interval '1 day') as d
         loop
