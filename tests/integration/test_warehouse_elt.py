@@ -118,6 +118,28 @@ def test_order_line_discounts_follow_the_design_rules(
     assert rows == [("fixed_amount", Decimal("5000.00"), Decimal("15000.00"), Decimal("75000.00"))]
 
 
+@pytest.mark.parametrize(
+    ("table", "day"),
+    [
+        ("core.fct_sales", "(scanned_at at time zone 'UTC')::date"),
+        ("marts.daily_sales_summary", "sale_date"),
+    ],
+)
+def test_the_big_tables_hold_each_day_in_a_partition_of_its_own(
+    dsns: dict[str, str], built: dict[str, object], table: str, day: str
+) -> None:
+    kind = _rows(dsns["dbt"], "select relkind from pg_class where oid = %s::regclass", table)
+    assert kind == [("p",)]
+    per_partition = _rows(
+        dsns["dbt"],
+        f"select tableoid::regclass::text, min({day}), max({day}) from {table} group by 1",
+    )
+    # Three fixture days, each alone in its partition (the re-run day too)
+    assert len(per_partition) == 3
+    assert all(first == last for _, first, last in per_partition)
+    assert len({first for _, first, _ in per_partition}) == 3
+
+
 def test_rerunning_a_day_leaves_every_mart_identical(built: dict[str, object]) -> None:
     assert built["before"] == built["after"]
     assert all(not h.startswith("0:") for h in built["before"].values())  # type: ignore[attr-defined]
