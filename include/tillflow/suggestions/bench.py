@@ -1,7 +1,8 @@
 """`tillflow bench suggestions`: latency at a fixed order rate, then throughput at full speed.
 
 The real service (``python -m tillflow.suggestions.service``, a subprocess) runs on the bench's
-own topics, Redis prefix and a scratch OLTP database (``tillflow_bench_oltp``: the OLTP
+own topics, Redis prefix and a scratch OLTP database (``tillflow_bench_oltp``, created anew
+and dropped at the end of each run: the OLTP
 migrations, a seeded catalogue of 3,200 products, diamond customers and ACB transfers), so the
 bench never touches the platform's data or its CDC stream. Every bench order qualifies, so
 every order takes the whole path: Redis lookup, the OLTP statement (claim + line + outbox row),
@@ -25,8 +26,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,9 @@ CUSTOMERS = 1000
 ACB_METHOD = 1
 TARGET_P99_MS = 10.0
 TARGET_THROUGHPUT = 5000.0
+#: An order's path in the latency phase, stage by stage: order acked by the broker -> consumed
+#: by the service -> decided (parse, Redis) -> stored (OLTP commit) -> suggestion acked.
+STAGES = ("broker to service", "decide", "queue and store", "publish")
 
 Echo = Callable[[str], None]
 
@@ -57,6 +61,8 @@ class BenchResult:
     max_ms: float
     throughput_orders: int
     throughput: float
+    #: stage -> (p50 ms, p99 ms) in the latency phase
+    stages: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         ok_lat = "ok" if self.p99_ms <= TARGET_P99_MS else "MISSED"
@@ -66,6 +72,10 @@ class BenchResult:
             f"(order event acked -> suggestion acked): p50 {self.p50_ms:.2f} ms, "
             f"p95 {self.p95_ms:.2f} ms, p99 {self.p99_ms:.2f} ms, max {self.max_ms:.2f} ms "
             f"[target p99 <= {TARGET_P99_MS:.0f} ms: {ok_lat}]",
+            "  where the time goes, p50 / p99 ms: "
+            + ", ".join(
+                f"{name} {p50:.2f} / {p99:.2f}" for name, (p50, p99) in self.stages.items()
+            ),
             f"throughput over a backlog of {self.throughput_orders} orders: "
             f"{self.throughput:,.0f} orders/s [target >= {TARGET_THROUGHPUT:,.0f}: {ok_tp}]",
         ]
@@ -79,28 +89,37 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 # --- the scratch OLTP database ----------------------------------------------------------------
-def ensure_bench_database(settings: Settings) -> str:
-    """Create, migrate and seed the scratch database (once); return its DSN (the API role)."""
+def drop_bench_database(settings: Settings) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(settings.postgres.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(BENCH_DB))
+        )
+
+
+def fresh_bench_database(settings: Settings) -> str:
+    """Create, migrate and seed the scratch database anew; return its DSN (the API role).
+
+    Anew on every run, so that each run starts from the same state: the orders of earlier runs
+    left in it made later runs measurably slower."""
     import psycopg
     from psycopg import sql
 
     from tillflow.adapters.migrations import migrate
 
     pg = settings.postgres
+    drop_bench_database(settings)
     with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (BENCH_DB,))
-        if exists.fetchone() is None:
-            conn.execute(
-                sql.SQL("create database {} owner {}").format(
-                    sql.Identifier(BENCH_DB), sql.Identifier(pg.api.name)
-                )
+        conn.execute(
+            sql.SQL("create database {} owner {}").format(
+                sql.Identifier(BENCH_DB), sql.Identifier(pg.api.name)
             )
+        )
     dsn = pg.dsn(BENCH_DB, pg.api)
     migrate(dsn, "oltp")
     with psycopg.connect(dsn) as conn, conn.transaction():
-        row = conn.execute("select count(*) from item_master").fetchone()
-        if row is not None and row[0] > 0:
-            return dsn
         rng = random.Random(6)
         conn.execute(
             "insert into stores (store_id, name, address, city, state, postal_code, latitude,"
@@ -135,6 +154,16 @@ def ensure_bench_database(settings: Settings) -> str:
                  (2, "bank_transfer", "VCB", "VCB transfer"), (3, "cash", None, "cash")],
             )  # fmt: skip
     return dsn
+
+
+def settle_database(settings: Settings) -> None:
+    """Vacuum, analyze and checkpoint the scratch database after the bulk set-up, so that
+    autovacuum and the checkpointer do not run during the measured phases."""
+    import psycopg
+
+    with psycopg.connect(settings.postgres.dsn(BENCH_DB), autocommit=True) as conn:
+        conn.execute("vacuum analyze")
+        conn.execute("checkpoint")
 
 
 def make_orders(dsn: str, n: int, seed: int) -> list[Order]:
@@ -197,20 +226,40 @@ class _Acks:
         self.at[int(msg.key())] = time.time()
 
 
-def _read_log(path: Path) -> dict[int, float]:
-    out: dict[int, float] = {}
+def _read_log(path: Path) -> dict[int, tuple[float, ...]]:
+    """The service's latency log: order id -> (acked, consumed, decided, stored) times."""
+    out: dict[int, tuple[float, ...]] = {}
     try:
         text = path.read_text()
     except OSError:
         return out
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2:
-            out.setdefault(int(parts[0]), float(parts[1]))
+        if len(parts) == 5:
+            out.setdefault(int(parts[0]), tuple(float(p) for p in parts[1:]))
     return out
 
 
-def _wait_logged(path: Path, ids: Sequence[int], timeout: float) -> dict[int, float]:
+def stage_breakdown(
+    logged: Mapping[int, tuple[float, ...]], order_acked: Mapping[int, float]
+) -> dict[str, tuple[float, float]]:
+    """p50 and p99 (ms) of each stage of an order's path, from the bench's and the service's
+    clocks (one machine, so one clock)."""
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
+    for order_id, (acked, consumed, decided, stored) in logged.items():
+        if order_id not in order_acked:
+            continue
+        marks = (order_acked[order_id], consumed, decided, stored, acked)
+        for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
+            stages[name].append((end - start) * 1000)
+    out = {}
+    for name, values in stages.items():
+        values.sort()
+        out[name] = (_percentile(values, 0.50), _percentile(values, 0.99))
+    return out
+
+
+def _wait_logged(path: Path, ids: Sequence[int], timeout: float) -> dict[int, tuple[float, ...]]:
     deadline = time.monotonic() + timeout
     wanted = set(ids)
     while True:
@@ -231,7 +280,7 @@ def run(
     backlog: int = 20_000,
     echo: Echo = print,
 ) -> BenchResult:
-    dsn = ensure_bench_database(settings)
+    dsn = fresh_bench_database(settings)
     run_id = uuid.uuid4().hex[:8]
     orders_topic = f"e.bench.{run_id}.orders"
     suggestions_topic = f"e.bench.{run_id}.suggestions"
@@ -245,6 +294,7 @@ def run(
     echo(f"preparing {n_latency + backlog:,} orders in {BENCH_DB} ...")
     latency_orders = make_orders(dsn, n_latency, seed=1)
     backlog_orders = make_orders(dsn, backlog, seed=2)
+    settle_database(settings)
     argv = [
         sys.executable, "-m", "tillflow.suggestions.service",
         "--orders-topic", orders_topic, "--suggestions-topic", suggestions_topic,
@@ -279,7 +329,10 @@ def run(
         producer.flush(30)
         ids = [o.order_id for o in latency_orders]
         logged = _wait_logged(latency_log, ids, 60)
-        lat = sorted((logged[i] - acks.at[i]) * 1000 for i in ids if i in logged and i in acks.at)
+        lat = sorted(
+            (logged[i][0] - acks.at[i]) * 1000 for i in ids if i in logged and i in acks.at
+        )
+        stages = stage_breakdown({i: logged[i] for i in ids if i in logged}, acks.at)
         if len(lat) < len(ids):
             echo(f"warning: {len(ids) - len(lat)} orders without a measured suggestion")
 
@@ -295,7 +348,7 @@ def run(
         batcher.flush(60)
         ids_tp = [o.order_id for o in backlog_orders]
         logged = _wait_logged(latency_log, ids_tp, 180)
-        done = [logged[i] for i in ids_tp if i in logged]
+        done = [logged[i][0] for i in ids_tp if i in logged]
         throughput = len(done) / (max(done) - started) if done else 0.0
         if len(done) < len(ids_tp):
             echo(f"warning: only {len(done)} of {len(ids_tp)} backlog orders were suggested")
@@ -307,6 +360,7 @@ def run(
             proc.kill()
             proc.wait(5)
         _cleanup(settings, prefix, [orders_topic, suggestions_topic])
+        drop_bench_database(settings)
     return BenchResult(
         rate=rate,
         latency_orders=len(lat),
@@ -316,6 +370,7 @@ def run(
         max_ms=lat[-1] if lat else float("nan"),
         throughput_orders=len(done),
         throughput=throughput,
+        stages=stages,
     )
 
 

@@ -62,7 +62,8 @@ def register(sub: Any) -> None:
         help="suggestion latency at a fixed order rate and throughput at full speed",
         description="p50/p99 from the order event acknowledged by the broker to the suggestion "
         "acknowledged, at --rate orders/s for --seconds; then orders/s over a backlog. Runs the "
-        "real service on its own topics and a scratch OLTP database (tillflow_bench_oltp).",
+        "real service on its own topics and a scratch OLTP database (tillflow_bench_oltp, "
+        "created anew for the run and dropped at its end).",
     )
     p.add_argument("--rate", type=float, default=100.0, help="orders/s (default %(default)s)")
     p.add_argument("--seconds", type=float, default=10.0, help="latency phase (%(default)s s)")

@@ -62,6 +62,8 @@ class BatchResult:
     published: list[Stored] = field(default_factory=list)
     #: order id -> time.time() of the broker's acknowledgement of its suggestion
     acked_at: dict[int, float] = field(default_factory=dict)
+    #: time.time() of the OLTP commit (0 when nothing was stored)
+    stored_at: float = 0.0
 
 
 class SuggestionEngine:
@@ -123,6 +125,7 @@ class SuggestionEngine:
             self.mark_published()
             return result
         stored = self.store.apply(result.suggestions)
+        result.stored_at = time.time()
         self.counters.stored += len(stored)
         result.published = stored
         try:

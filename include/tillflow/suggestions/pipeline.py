@@ -18,12 +18,13 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tillflow.adapters import kafka
-from tillflow.suggestions.engine import SuggestionEngine
+from tillflow.suggestions.engine import BatchResult, SuggestionEngine
 from tillflow.suggestions.rule import Suggestion
 
 if TYPE_CHECKING:
@@ -41,11 +42,16 @@ class Batch:
     commit: list[TopicPartition]
     #: the first offset per partition: where to rewind to if it fails
     firsts: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: time.time() when the first message was consumed and when the batch was decided
+    consumed_at: float = 0.0
+    decided_at: float = 0.0
 
     @classmethod
-    def of(cls, messages: Sequence[Message], suggestions: list[Suggestion]) -> Batch:
+    def of(
+        cls, messages: Sequence[Message], suggestions: list[Suggestion], consumed_at: float = 0.0
+    ) -> Batch:
         firsts = {key: first for key, (first, _) in kafka.offset_ranges(messages).items()}
-        return cls(suggestions, kafka.next_offsets(messages), firsts)
+        return cls(suggestions, kafka.next_offsets(messages), firsts, consumed_at, time.time())
 
 
 def rewind_points(batches: Iterable[Batch]) -> dict[tuple[str, int], int]:
@@ -60,11 +66,14 @@ def rewind_points(batches: Iterable[Batch]) -> dict[tuple[str, int], int]:
 class BatchWriter(threading.Thread):
     """Runs ``engine.store_and_publish`` for each batch, in order (see the module docstring).
 
-    ``done`` receives each batch once stored and published. After a failure, ``failed`` holds
+    ``done`` receives each batch once stored and published, after ``after_batch(batch, result)``
+    (the service's latency log). After a failure, ``failed`` holds
     the exception and every later batch is dropped unprocessed until ``resume()``.
     """
 
-    def __init__(self, engine: SuggestionEngine, after_batch: Callable[[], None]) -> None:
+    def __init__(
+        self, engine: SuggestionEngine, after_batch: Callable[[Batch, BatchResult], None]
+    ) -> None:
         super().__init__(name="suggestion-writer", daemon=True)
         self.engine = engine
         self.after_batch = after_batch
@@ -103,8 +112,8 @@ class BatchWriter(threading.Thread):
                 if self.failed is not None:
                     continue  # after a failed batch: dropped, it will be consumed again
                 try:
-                    self.engine.store_and_publish(batch.suggestions)
-                    self.after_batch()
+                    result = self.engine.store_and_publish(batch.suggestions)
+                    self.after_batch(batch, result)
                     self.done.put(batch)
                 except Exception as exc:
                     log.exception("batch of %d suggestions failed", len(batch.suggestions))

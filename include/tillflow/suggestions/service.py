@@ -43,7 +43,7 @@ from tillflow import config
 from tillflow.adapters import kafka
 from tillflow.config import Settings
 from tillflow.suggestions.cache import CDC_TABLES, DEFAULT_PREFIX, SuggestionCache
-from tillflow.suggestions.engine import SuggestionEngine
+from tillflow.suggestions.engine import BatchResult, SuggestionEngine
 from tillflow.suggestions.events import BadEvent, Change, parse_change
 from tillflow.suggestions.pipeline import Batch, BatchWriter, rewind_points
 from tillflow.suggestions.store import SuggestionStore
@@ -224,14 +224,8 @@ class SuggestionService:
         self.store = SuggestionStore(cfg.oltp_dsn, source="service")
         self.producer = kafka.producer(cfg.bootstrap, **{"linger.ms": 0})
         self._latency: IO[str] | None = None
-        self.engine = SuggestionEngine(
-            self.cache, self.store, self.producer, cfg.suggestions_topic, self._record
-        )
+        self.engine = SuggestionEngine(self.cache, self.store, self.producer, cfg.suggestions_topic)
         self.updater = CacheUpdater(cfg, self.stop_event)
-
-    def _record(self, order_id: int, acked_at: float) -> None:
-        if self._latency is not None:
-            self._latency.write(f"{order_id} {acked_at:.6f}\n")
 
     def counters(self) -> dict[str, Any]:
         return {**self.engine.counters.as_dict(), "cdc_applied": self.updater.applied,
@@ -304,7 +298,7 @@ class SuggestionService:
         gc.collect()
         gc.freeze()
         log.info("consuming %s -> %s", topic, self.cfg.suggestions_topic)
-        writer = BatchWriter(self.engine, self._flush_latency)
+        writer = BatchWriter(self.engine, self._log_latency)
         writer.start()
         in_flight: deque[Batch] = deque()  # handed to the writer, offsets not committed yet
         last_log = time.monotonic()
@@ -323,6 +317,7 @@ class SuggestionService:
                 first = consumer.poll(0.1)
                 if first is None:
                     continue
+                consumed_at = time.time()
                 messages = [first, *consumer.consume(self.cfg.batch_size - 1, 0)]
                 try:
                     suggestions = self.engine.decide(self.engine.orders_of(messages))
@@ -330,7 +325,7 @@ class SuggestionService:
                     log.exception("deciding a batch of %d events failed", len(messages))
                     self._rewind(consumer, writer, in_flight, Batch.of(messages, []))
                     continue
-                batch = Batch.of(messages, suggestions)
+                batch = Batch.of(messages, suggestions, consumed_at)
                 in_flight.append(batch)
                 writer.submit(batch)
         finally:
@@ -350,9 +345,15 @@ class SuggestionService:
             log.info("stopped; counters %s", self.counters())
         return 0
 
-    def _flush_latency(self) -> None:
-        if self._latency is not None:
-            self._latency.flush()
+    def _log_latency(self, batch: Batch, result: BatchResult) -> None:
+        """One line per published suggestion: order id, then the time.time() of the broker's
+        acknowledgement, of the order's consumption, of the decision and of the OLTP commit."""
+        if self._latency is None or not result.acked_at:
+            return
+        stages = f"{batch.consumed_at:.6f} {batch.decided_at:.6f} {result.stored_at:.6f}"
+        for order_id, acked_at in result.acked_at.items():
+            self._latency.write(f"{order_id} {acked_at:.6f} {stages}\n")
+        self._latency.flush()
 
     @staticmethod
     def _commit_done(
@@ -410,7 +411,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--oltp-dsn", default=None, help="default: the OLTP database as tillflow_api")
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--heartbeat", type=Path, default=None, help="heartbeat file (JSON)")
-    p.add_argument("--latency-log", type=Path, default=None, help="append 'order_id acked_at'")
+    p.add_argument(
+        "--latency-log",
+        type=Path,
+        default=None,
+        help="append 'order_id acked_at consumed_at decided_at stored_at' per suggestion",
+    )
     p.add_argument("--no-migrate", action="store_true")
     return p.parse_args(argv)
 
