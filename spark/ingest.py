@@ -5,6 +5,11 @@
       → foreachBatch: one summary row per chunk → ops.ingest_batches
     + a StreamingQueryListener: lag per partition, phase durations → ops.ingest_batches
 
+Engines: ``fused`` lands inside the source's read tasks (the records never cross into the JVM);
+``tail`` (the continuous mode's default) lands in the source's driver-side ``read`` from a
+consumer kept at the tail, for freshness (``spark.kafka_source.KafkaTailReader``); ``python``
+hands records to Spark and lands them in ``mapInArrow``; ``native`` is the Kafka connector jar.
+
 Triggers: ``continuous`` (processing time, default 1 s) and ``available-now`` (catch up, then stop).
 """
 
@@ -222,7 +227,13 @@ def source(spark: SparkSession, cfg: JobConfig) -> tuple[DataFrame, str]:
     """The stream of Kafka records, and which engine reads it."""
     engine = cfg.engine
     if engine == "auto":
-        engine = "native" if native_kafka_available(spark) else "fused"
+        if native_kafka_available(spark):
+            engine = "native"
+        else:  # the tail reader for freshness, the partitioned one to catch up
+            engine = "tail" if cfg.mode == "continuous" else "fused"
+    elif engine == "tail" and cfg.mode != "continuous":
+        log.info("engine tail serves the continuous mode only: %s runs fused", cfg.mode)
+        engine = "fused"
     reader = spark.readStream
     if engine == "native":
         from spark.kafka_source import offsets_json
@@ -250,8 +261,10 @@ def source(spark: SparkSession, cfg: JobConfig) -> tuple[DataFrame, str]:
             .option("job", cfg.job)
             .option("dsn", cfg.dsn)
         )
-        if engine == "fused":
+        if engine in ("fused", "tail"):
             reader = reader.option("land", cfg.to_json())
+        if engine == "tail":
+            reader = reader.option("reader", "tail")
     if cfg.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
     return reader.load(), engine
@@ -358,7 +371,9 @@ def progress_listener(cfg: JobConfig) -> Any:
 
 def start(spark: SparkSession, cfg: JobConfig) -> tuple[StreamingQuery, BatchRecorder]:
     records, engine = source(spark, cfg)
-    landed = records if engine == "fused" else records.mapInArrow(Lander(cfg), SUMMARY_SCHEMA)
+    landed = (
+        records if engine in ("fused", "tail") else records.mapInArrow(Lander(cfg), SUMMARY_SCHEMA)
+    )
     recorder = BatchRecorder(cfg, engine)
     writer = (
         landed.writeStream.queryName(cfg.job)
@@ -385,7 +400,7 @@ def run(cfg: JobConfig, master: str, max_restarts: int = 20) -> dict[str, int]:
             ready = os.environ.get("TILLFLOW_INGEST_READY_FILE")
             if ready:  # the stack's health check: this process's query is running
                 Path(ready).write_text(f"{os.getpid()}\n")
-            log.info("query %s started (%s, engine %s)", cfg.job, cfg.mode, cfg.engine)
+            log.info("query %s started (%s, engine %s)", cfg.job, cfg.mode, recorder.engine)
             try:
                 query.awaitTermination()
                 for k in totals:

@@ -12,7 +12,7 @@ MODES = ("continuous", "available-now")
 #: python: Python source -> JVM -> mapInArrow sink; fused: the sink runs inside the Python
 #: source's read tasks (records never enter the JVM); native: format("kafka") -> mapInArrow sink;
 #: auto: native where the connector jar is on the classpath, else fused.
-ENGINES = ("python", "fused", "native", "auto")
+ENGINES = ("python", "fused", "tail", "native", "auto")
 
 
 def parse_topics(values: Sequence[str]) -> tuple[tuple[str, ...], dict[str, str]]:
