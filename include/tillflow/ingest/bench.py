@@ -610,10 +610,11 @@ def run(
         f"{'PostgreSQL COPY + upsert (merge) limit':<44} {report['pg_merge_rows_s']:>12,.0f}/s",
         f"{'PostgreSQL COPY direct (fenced) limit':<44} {report['pg_direct_rows_s']:>12,.0f}/s",
         f"{'plain-Python consumer -> sink':<44} {report['plain_rows_s']:>12,.0f}/s"
-        f"  {report['plain_rows_s'] / pg_limit_rate:.2f} x PG limit",
+        f"  {report['plain_rows_s'] / pg_limit_rate:.2f} x the {sink_mode} sink's limit",
         f"{'Spark job sustained (after batch 0)':<44} {spark_rate:>12,.0f}/s"
-        f"  target 150,000/s; {spark_rate / pg_limit_rate:.2f} x PG limit (target >= 0.5);"
-        f" {spark_rate / max(report['plain_rows_s'], 1):.2f} x plain (target > 1)",
+        f"  target 150,000/s; {spark_rate / report['pg_merge_rows_s']:.2f} x COPY + upsert"
+        f" limit (target >= 0.5); {spark_rate / pg_limit_rate:.2f} x the {sink_mode} sink's"
+        f" limit; {spark_rate / max(report['plain_rows_s'], 1):.2f} x plain (target > 1)",
         f"{'Spark landed / produced':<44} {report['spark_landed']:>14,}  of {events_count:,}",
         f"{'Spark batches (first = warm-up), steady ms':<44} {run_.batches:>14}  "
         + json.dumps({k: round(v) for k, v in run_.phases_ms.items()}),
