@@ -2,31 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from tests.unit.fake_kafka import FakeMessage
 from tillflow.adapters.kafka import next_offsets
-
-
-@dataclass
-class FakeMessage:
-    """The four Message methods ``next_offsets`` reads (confluent_kafka's are C-level)."""
-
-    t: str
-    p: int
-    o: int
-    err: object | None = None
-
-    def topic(self) -> str:
-        return self.t
-
-    def partition(self) -> int:
-        return self.p
-
-    def offset(self) -> int:
-        return self.o
-
-    def error(self) -> object | None:
-        return self.err
 
 
 def test_one_past_the_highest_offset_of_each_partition() -> None:

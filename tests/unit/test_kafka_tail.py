@@ -2,37 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from spark.kafka_source import arrow_batches
-
-
-@dataclass
-class Msg:
-    """The part of a confluent_kafka.Message the tail reader uses."""
-
-    _topic: str
-    _partition: int
-    _offset: int
-    _value: bytes = b"v"
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes:
-        return b"k"
-
-    def value(self) -> bytes:
-        return self._value
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_700_000_000_000)
+from tests.unit.fake_kafka import FakeMessage as Msg
 
 
 def test_one_batch_per_partition_in_offset_order_and_the_next_offsets() -> None:
