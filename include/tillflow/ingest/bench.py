@@ -168,6 +168,19 @@ def cleanup(dsn: str, topics: Sequence[str], jobs: Sequence[str] = ()) -> None:
             conn.execute("delete from ops.ingest_batches where job = any(%s)", (list(jobs),))
 
 
+def settle(settings: Settings) -> None:
+    """Vacuum what a phase wrote and deleted, and checkpoint, so that autovacuum and the
+    checkpointer work between the measured phases rather than during the next one."""
+    import psycopg
+
+    with psycopg.connect(admin_dsn(settings), autocommit=True) as conn:
+        conn.execute(
+            "vacuum (analyze) raw.pos_scans, raw.dead_letters, ops.ingest_offsets,"
+            " ops.ingest_batches"
+        )
+        conn.execute("checkpoint")
+
+
 # --- 3. the Spark job ----------------------------------------------------------------------------
 def job_command(
     topics: Sequence[str],
@@ -555,6 +568,7 @@ def run(
     report["pg_merge_rows_s"] = pg_limit(dsn, pg_rows, "merge")
     report["pg_direct_rows_s"] = pg_limit(dsn, pg_rows, "direct")
     pg_limit_rate = report[f"pg_{sink_mode}_rows_s"]
+    settle(settings)
 
     topic = f"bench.scans.{uuid.uuid4().hex[:8]}"
     out(f"    producing {events_count:,} scans to {topic} ...")
@@ -576,6 +590,7 @@ def run(
     )
     report["plain_rows_s"] = res.records / res.seconds if res.seconds else 0.0
     cleanup(dsn, [topic], [plain_job])
+    settle(settings)
 
     out("3/4 Spark job (availableNow, micro-batches) ...")
     spark_job = f"bench-spark-{topic.rsplit('.', 1)[-1]}"
@@ -594,6 +609,7 @@ def run(
     cleanup(dsn, [topic], [spark_job])
     delete_topics(settings.kafka.bootstrap, [topic])
     drop_checkpoints(settings, [spark_job])
+    settle(settings)
 
     out(
         f"4/4 freshness at {latency_rate:,} events/s for {latency_seconds:.0f}s, trigger {trigger_seconds}s ..."
