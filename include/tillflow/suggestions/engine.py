@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -75,13 +75,11 @@ class SuggestionEngine:
         store: SuggestionStore,
         producer: Producer,
         topic: str,
-        on_published: Callable[[int, float], None] | None = None,
     ) -> None:
         self.cache = cache
         self.store = store
         self.producer = producer
         self.topic = topic
-        self.on_published = on_published
         self.counters = Counters()
         self._unmarked: list[int] = []
         self._marked_at = time.monotonic()
@@ -129,7 +127,7 @@ class SuggestionEngine:
         self.counters.stored += len(stored)
         result.published = stored
         try:
-            result.acked_at = send(self.producer, self.topic, stored, self.on_published)
+            result.acked_at = send(self.producer, self.topic, stored)
         except Undelivered as exc:
             self.counters.published += len(exc.acked)
             self._unmarked.extend(exc.acked)
@@ -159,8 +157,7 @@ class SuggestionEngine:
 class _Delivery:
     """Delivery callback: acknowledgement times per order id, and failures."""
 
-    def __init__(self, on_published: Callable[[int, float], None] | None) -> None:
-        self.on_published = on_published
+    def __init__(self) -> None:
         self.acked: dict[int, float] = {}
         self.failed: list[str] = []
 
@@ -169,10 +166,7 @@ class _Delivery:
         if err is not None:
             self.failed.append(f"{order_id}: {err}")
             return
-        now = time.time()
-        self.acked[order_id] = now
-        if self.on_published is not None:
-            self.on_published(order_id, now)
+        self.acked[order_id] = time.time()
 
 
 def _key(item: Stored) -> bytes:
@@ -196,13 +190,12 @@ def send(
     producer: Producer,
     topic: str,
     stored: Sequence[Stored],
-    on_published: Callable[[int, float], None] | None = None,
 ) -> dict[int, float]:
     """Produce stored suggestions and wait for the acknowledgements; return order id ->
     acknowledgement time. Raises ``Undelivered`` if any was not acknowledged."""
     if not stored:
         return {}
-    delivery = _Delivery(on_published)
+    delivery = _Delivery()
     for item in stored:
         producer.produce(topic, key=_key(item), value=_value(item), on_delivery=delivery)
     remaining = producer.flush(30)
@@ -216,11 +209,10 @@ def publish(
     topic: str,
     store: SuggestionStore,
     stored: Sequence[Stored],
-    on_published: Callable[[int, float], None] | None = None,
 ) -> dict[int, float]:
     """``send``, then mark the acknowledged ones published at once (the DAG's path)."""
     try:
-        acked = send(producer, topic, stored, on_published)
+        acked = send(producer, topic, stored)
     except Undelivered as exc:
         store.mark_published(sorted(exc.acked))
         raise

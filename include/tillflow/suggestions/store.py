@@ -138,7 +138,6 @@ class SuggestionStore:
             self._conn = psycopg.connect(self.dsn, autocommit=True)
             self._plan_mode = ""
             self._conn.execute("set application_name = 'tillflow-suggestions'")
-
         return self._conn
 
     def close(self) -> None:
