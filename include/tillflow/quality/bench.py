@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tillflow.stack.databases import drop_database, recreate_database
+
 BENCH_DB = "tillflow_bench_elt"
 STORES = 1000
 ITEMS = 32_000
@@ -172,29 +174,10 @@ def _copy(dsn: str, table: str, columns: str, text: str) -> None:
 
 def create_database(admin_dsn: str, database: str, owner: str) -> str:
     """A fresh database owned by the dbt role with the warehouse migrations; its admin DSN."""
-    import psycopg
-    from psycopg import sql
-
     from tillflow.quality import fixtures
 
-    drop_database(admin_dsn, database)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(database), sql.Identifier(owner)
-            )
-        )
+    recreate_database(admin_dsn, database, owner)
     return fixtures.prepare_database(admin_dsn, database, owner)
-
-
-def drop_database(admin_dsn: str, database: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(database))
-        )
 
 
 def _node_times(target: Path) -> dict[str, float]:

@@ -65,3 +65,28 @@ def ensure_databases(settings: Settings) -> None:
                     f"alter default privileges for role {owner} in schema {schema} "
                     f"grant select on tables to {dbt}"
                 )
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    """Drop a database if it exists, closing its connections (the benches' scratch databases)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+
+
+def recreate_database(admin_dsn: str, name: str, owner: str) -> None:
+    """An empty database ``name`` owned by ``owner``, dropped first if it exists."""
+    import psycopg
+    from psycopg import sql
+
+    drop_database(admin_dsn, name)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create database {} owner {}").format(
+                sql.Identifier(name), sql.Identifier(owner)
+            )
+        )

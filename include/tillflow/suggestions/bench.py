@@ -34,6 +34,7 @@ from typing import Any
 
 from tillflow.adapters import kafka
 from tillflow.config import Settings
+from tillflow.stack.databases import drop_database, recreate_database
 from tillflow.suggestions.events import outbox_envelope
 from tillflow.suggestions.rule import Order, OrderLine
 
@@ -89,34 +90,17 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
 
 
 # --- the scratch OLTP database ----------------------------------------------------------------
-def drop_bench_database(settings: Settings) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(settings.postgres.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(BENCH_DB))
-        )
-
-
 def fresh_bench_database(settings: Settings) -> str:
     """Create, migrate and seed the scratch database anew; return its DSN (the API role).
 
     Anew on every run, so that each run starts from the same state: the orders of earlier runs
     left in it made later runs measurably slower."""
     import psycopg
-    from psycopg import sql
 
     from tillflow.adapters.migrations import migrate
 
     pg = settings.postgres
-    drop_bench_database(settings)
-    with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("create database {} owner {}").format(
-                sql.Identifier(BENCH_DB), sql.Identifier(pg.api.name)
-            )
-        )
+    recreate_database(pg.dsn("postgres"), BENCH_DB, pg.api.name)
     dsn = pg.dsn(BENCH_DB, pg.api)
     migrate(dsn, "oltp")
     with psycopg.connect(dsn) as conn, conn.transaction():
@@ -360,7 +344,7 @@ def run(
             proc.kill()
             proc.wait(5)
         _cleanup(settings, prefix, [orders_topic, suggestions_topic])
-        drop_bench_database(settings)
+        drop_database(settings.postgres.dsn("postgres"), BENCH_DB)
     return BenchResult(
         rate=rate,
         latency_orders=len(lat),
