@@ -197,7 +197,11 @@ class KafkaDataSource(DataSource):
         return KafkaTailReader(self._options())
 
 
-class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+class _Reader:
+    """What both readers share: the source's options (see ``KafkaDataSource``), the topics'
+    partitions (listed again every 10 s, so a topic created later is picked up) and the
+    sink's commit log."""
+
     def __init__(self, options: dict[str, str]) -> None:
         self.bootstrap = options.get("kafka.bootstrap.servers") or options.get("bootstrap", "")
         if not self.bootstrap:
@@ -212,11 +216,32 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.dsn = options.get("dsn")
         self.read_timeout = float(options.get("readtimeoutseconds", "60"))
         self.land = options.get("land")
+        self._partitions: list[tuple[str, int]] = []
+        self._partitions_at = 0.0
+
+    def _consumer(self) -> Consumer:
+        raise NotImplementedError
+
+    def _topic_partitions(self) -> list[tuple[str, int]]:
+        if not self._partitions or time.monotonic() - self._partitions_at > 10:
+            self._partitions = topic_partitions(self._consumer(), self.topics)
+            self._partitions_at = time.monotonic()
+        return self._partitions
+
+    def _committed(self) -> dict[tuple[str, int], int]:
+        if not (self.dsn and self.job):
+            return {}
+        from tillflow.ingest.sink import committed_offsets
+
+        return committed_offsets(self.dsn, self.job)
+
+
+class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailableNow):
+    def __init__(self, options: dict[str, str]) -> None:
+        super().__init__(options)
         self.coalesce_below = int(options.get("coalescebelow", "50000"))
         self._watcher: Consumer | None = None
         self._tail: dict[tuple[str, int], int] = {}
-        self._partitions: list[tuple[str, int]] = []
-        self._partitions_at = 0.0
         self._target: dict[tuple[str, int], int] | None = None
 
     # --- broker state -----------------------------------------------------------------------
@@ -226,13 +251,6 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
             self._watcher = Consumer({"bootstrap.servers": self.bootstrap, **WATCHER_TUNING})
         return self._watcher
-
-    def _topic_partitions(self) -> list[tuple[str, int]]:
-        if self._partitions and time.monotonic() - self._partitions_at < 10:
-            return self._partitions
-        self._partitions = topic_partitions(self._consumer(), self.topics)
-        self._partitions_at = time.monotonic()
-        return self._partitions
 
     def high_watermarks(self) -> dict[tuple[str, int], int]:
         """The end offset of every partition, from the watcher's fetch responses."""
@@ -267,13 +285,6 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         # Re-assign at the tail: drops what was prefetched (in C) and keeps long-polling there.
         consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
         return result
-
-    def _committed(self) -> dict[tuple[str, int], int]:
-        if not (self.dsn and self.job):
-            return {}
-        from tillflow.ingest.sink import committed_offsets
-
-        return committed_offsets(self.dsn, self.job)
 
     # --- the streaming reader API -----------------------------------------------------------
     def initialOffset(self) -> dict:
@@ -351,7 +362,7 @@ def topic_partitions(consumer: Consumer, topics: Sequence[str]) -> list[tuple[st
     return found
 
 
-class KafkaTailReader(SimpleDataSourceStreamReader):
+class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
     """The low-latency reader of the continuous job (option ``reader=tail``).
 
     Spark calls ``read(start)`` on the driver when it plans each micro-batch. One consumer stays
@@ -372,34 +383,19 @@ class KafkaTailReader(SimpleDataSourceStreamReader):
     """
 
     def __init__(self, options: dict[str, str]) -> None:
-        self.bootstrap = options.get("kafka.bootstrap.servers") or options.get("bootstrap", "")
-        self.topics = [t.strip() for t in options.get("subscribe", "").split(",") if t.strip()]
-        self.land = options.get("land", "")
-        self.job = options.get("job", "")
-        self.dsn = options.get("dsn", "")
-        if not (self.bootstrap and self.topics and self.land and self.job and self.dsn):
-            raise ValueError("the tail reader needs bootstrap, subscribe, land, job and dsn")
-        self.starting = options.get("startingoffsets", "earliest")
-        max_rows = options.get("maxoffsetspertrigger")
-        self.max_rows = int(max_rows) if max_rows else TAIL_MAX_ROWS
-        self.read_timeout = float(options.get("readtimeoutseconds", "60"))
-        self._tail: Consumer | None = None
+        super().__init__(options)
+        if not (self.land and self.job and self.dsn):
+            raise ValueError("the tail reader needs the options land, job and dsn")
+        self.rows_per_read = self.max_rows or TAIL_MAX_ROWS
+        self._tail_consumer: Consumer | None = None
         self._position: dict[tuple[str, int], int] = {}
-        self._partitions: list[tuple[str, int]] = []
-        self._partitions_at = 0.0
 
     def _consumer(self) -> Consumer:
-        if self._tail is None:
+        if self._tail_consumer is None:
             from confluent_kafka import Consumer
 
-            self._tail = Consumer({"bootstrap.servers": self.bootstrap, **TAIL_TUNING})
-        return self._tail
-
-    def _topic_partitions(self) -> list[tuple[str, int]]:
-        if not self._partitions or time.monotonic() - self._partitions_at > 10:
-            self._partitions = topic_partitions(self._consumer(), self.topics)
-            self._partitions_at = time.monotonic()
-        return self._partitions
+            self._tail_consumer = Consumer({"bootstrap.servers": self.bootstrap, **TAIL_TUNING})
+        return self._tail_consumer
 
     def _first_offset(self, tp: tuple[str, int]) -> int:
         """Where a partition without a commit or a Spark offset starts."""
@@ -410,14 +406,10 @@ class KafkaTailReader(SimpleDataSourceStreamReader):
         _, hi = self._consumer().get_watermark_offsets(TopicPartition(*tp), timeout=10)
         return max(0, hi)
 
-    def _committed(self) -> dict[tuple[str, int], int]:
-        from tillflow.ingest.sink import committed_offsets
-
-        return committed_offsets(self.dsn, self.job)
-
     def _land(self, batches: Iterator[pa.RecordBatch]) -> list[tuple[Any, ...]]:
         from spark.ingest import JobConfig, Lander
 
+        assert self.land is not None  # checked in __init__
         rows: list[tuple[Any, ...]] = []
         for summary in Lander(JobConfig.from_json(self.land))(batches):
             rows.extend(tuple(r.values()) for r in summary.to_pylist())
@@ -446,7 +438,7 @@ class KafkaTailReader(SimpleDataSourceStreamReader):
         if begin != self._position:
             consumer.assign([TopicPartition(t, p, o) for (t, p), o in begin.items()])
             self._position = dict(begin)
-        messages = drain(consumer, self.max_rows)
+        messages = drain(consumer, self.rows_per_read)
         batches, ends = arrow_batches(messages, begin)
         rows = self._land(iter(batches)) if batches else []
         self._position.update(ends)
@@ -475,20 +467,24 @@ class KafkaTailReader(SimpleDataSourceStreamReader):
 
 def drain(consumer: Consumer, max_rows: int) -> list[Any]:
     """What the consumer has already fetched, up to ``max_rows`` messages, without waiting."""
-    from confluent_kafka import KafkaError, KafkaException
-
     out: list[Any] = []
     while len(out) < max_rows:
         msgs = consumer.consume(min(50_000, max_rows - len(out)), 0)
         if not msgs:
             break
-        for m in msgs:
-            err = m.error()
-            if err is None:
-                out.append(m)
-            elif err.code() != KafkaError._PARTITION_EOF:
-                raise KafkaException(err)
+        out.extend(records_only(msgs))
     return out
+
+
+def records_only(msgs: list[Any]) -> list[Any]:
+    """The records among consumed messages; a partition-EOF event is skipped, an error raised."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    for m in msgs:
+        err = m.error()
+        if err is not None and err.code() != KafkaError._PARTITION_EOF:
+            raise KafkaException(err)
+    return [m for m in msgs if m.error() is None]
 
 
 def arrow_batches(
@@ -556,7 +552,7 @@ def arrow_schema() -> pa.Schema:
 
 def read_range(bootstrap: str, rng: KafkaRange, timeout: float = 60.0) -> Iterator[pa.RecordBatch]:
     """The records ``[rng.start, rng.end)`` of one partition, as Arrow record batches."""
-    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+    from confluent_kafka import TopicPartition
 
     consumer = _worker_consumer(bootstrap)
     consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
@@ -586,13 +582,7 @@ def read_range(bootstrap: str, rng: KafkaRange, timeout: float = 60.0) -> Iterat
                     )
                 continue
             last_progress = time.monotonic()
-            failed = [m for m in msgs if m.error() is not None]
-            for m in failed:
-                err = m.error()
-                if err is not None and err.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(err)
-            if failed:
-                msgs = [m for m in msgs if m.error() is None]
+            msgs = records_only(msgs)
             if not msgs:
                 continue
             offs: list[int] = [m.offset() or 0 for m in msgs]  # a record always has one
