@@ -22,6 +22,7 @@ unchanged on ``format("kafka")`` where the jar exists.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -145,8 +146,9 @@ class KafkaRange(InputPartition):
 
 
 class KafkaRanges(InputPartition):
-    """Several ranges read one after the other by one task: a small micro-batch pays one task's
-    fixed costs (a transaction, a Kafka assign) instead of one per partition."""
+    """Several ranges read together by one task (one consumer assigned to all of them): on this
+    broker a fetch round trip costs about the same for one partition as for several, and each
+    task pays its fixed costs (a transaction, a Kafka assign) once."""
 
     def __init__(self, ranges: list[KafkaRange]) -> None:
         super().__init__(tuple(r.value for r in ranges))
@@ -335,7 +337,7 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
             records = read_ranges(self.bootstrap, partition.ranges, self.read_timeout)
         else:
             assert isinstance(partition, KafkaRange)
-            records = read_range(self.bootstrap, partition, self.read_timeout)
+            records = read_ranges(self.bootstrap, [partition], self.read_timeout)
         if not self.land:
             return records
         from spark.ingest import JobConfig, Lander
@@ -550,67 +552,107 @@ def arrow_schema() -> pa.Schema:
     return kafka_arrow_schema()
 
 
-def read_range(bootstrap: str, rng: KafkaRange, timeout: float = 60.0) -> Iterator[pa.RecordBatch]:
-    """The records ``[rng.start, rng.end)`` of one partition, as Arrow record batches."""
-    from confluent_kafka import TopicPartition
+class _Fill:
+    """One range being read: where it stands and the records not yet handed over."""
 
-    consumer = _worker_consumer(bootstrap)
-    consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start)])
-    schema = arrow_schema()
-    topic_value = rng.topic
-    position = rng.start
-    keys: list[bytes | None] = []
-    values: list[bytes | None] = []
-    offsets: list[int] = []
-    stamps: list[int] = []
-    last_progress = time.monotonic()
-    try:
-        while position < rng.end:
-            # Ask for exactly what is left: consume() returns as soon as it has that many.
-            msgs = consumer.consume(min(100_000, rng.end - position), 0.1)
-            if not msgs:
-                # Offsets with no record (transaction markers, compaction) end a range early:
-                # the consumer's own position has passed them.
-                (tp,) = consumer.position([TopicPartition(rng.topic, rng.partition)])
-                if tp.offset is not None and tp.offset >= rng.end:
-                    position = rng.end
-                    continue
-                if time.monotonic() - last_progress > timeout:
-                    raise TimeoutError(
-                        f"{rng.topic}[{rng.partition}]: no records past {position} within "
-                        f"{timeout:.0f}s (expected up to {rng.end})"
-                    )
-                continue
-            last_progress = time.monotonic()
-            msgs = records_only(msgs)
-            if not msgs:
-                continue
-            offs: list[int] = [m.offset() or 0 for m in msgs]  # a record always has one
-            if offs[-1] >= rng.end:
-                cut = bisect.bisect_left(offs, rng.end)
-                msgs, offs = msgs[:cut], offs[:cut]
-                position = rng.end
-            if msgs:
-                keys.extend([m.key() for m in msgs])
-                values.extend([m.value() for m in msgs])
-                offsets.extend(offs)
-                stamps.extend([m.timestamp()[1] for m in msgs])
-                position = max(position, offs[-1] + 1)
-            if len(offsets) >= BATCH_ROWS or (position >= rng.end and offsets):
-                yield _batch(schema, topic_value, rng.partition, keys, values, offsets, stamps)
-                keys, values, offsets, stamps = [], [], [], []
-    finally:
-        # Leave the consumer idle: a reused worker assigns afresh.
-        consumer.assign([])
-    if offsets:
-        yield _batch(schema, topic_value, rng.partition, keys, values, offsets, stamps)
+    def __init__(self, rng: KafkaRange) -> None:
+        self.rng = rng
+        self.position = rng.start
+        self.keys: list[bytes | None] = []
+        self.values: list[bytes | None] = []
+        self.offsets: list[int] = []
+        self.stamps: list[int] = []
+
+    @property
+    def done(self) -> bool:
+        return self.position >= self.rng.end
+
+    def add(self, msgs: list[Any]) -> None:
+        """Messages of this partition, in offset order; those outside the range are dropped."""
+        offs: list[int] = [m.offset() or 0 for m in msgs]  # a record always has one
+        lo = bisect.bisect_left(offs, self.position)
+        hi = bisect.bisect_left(offs, self.rng.end)
+        past_end = hi < len(offs)  # a record at or past the end: nothing more to wait for
+        if lo or past_end:
+            msgs, offs = msgs[lo:hi], offs[lo:hi]
+        if msgs:
+            self.keys.extend([m.key() for m in msgs])
+            self.values.extend([m.value() for m in msgs])
+            self.offsets.extend(offs)
+            self.stamps.extend([m.timestamp()[1] for m in msgs])
+            self.position = offs[-1] + 1
+        if past_end:
+            self.position = self.rng.end
+
+    def flush(self, schema: pa.Schema) -> pa.RecordBatch:
+        batch = _batch(
+            schema, self.rng.topic, self.rng.partition, self.keys, self.values, self.offsets,
+            self.stamps,
+        )  # fmt: skip
+        self.keys, self.values, self.offsets, self.stamps = [], [], [], []
+        return batch
+
+
+def _by_partition(msgs: list[Any]) -> Iterator[tuple[tuple[str, int], list[Any]]]:
+    """Runs of consecutive messages of one partition (a fetch response delivers each
+    partition's records together)."""
+    for tp, run in itertools.groupby(msgs, key=lambda m: (m.topic(), m.partition())):
+        yield tp, list(run)
 
 
 def read_ranges(
     bootstrap: str, ranges: Sequence[KafkaRange], timeout: float = 60.0
 ) -> Iterator[pa.RecordBatch]:
-    for rng in ranges:
-        yield from read_range(bootstrap, rng, timeout)
+    """The records ``[start, end)`` of each range, as Arrow record batches of one partition
+    each (in offset order per partition). One consumer fetches all the ranges together: on this
+    broker a fetch returns one record batch per partition and round trip, so reading two
+    partitions at once takes about as long as reading one (measured: 50,000 records of one
+    partition in 119-177 ms, 50,000 of each of two in 158-164 ms)."""
+    from confluent_kafka import TopicPartition
+
+    fills = {(r.topic, r.partition): _Fill(r) for r in ranges if r.start < r.end}
+    if not fills:
+        return
+    consumer = _worker_consumer(bootstrap)
+    consumer.assign([TopicPartition(t, p, f.position) for (t, p), f in fills.items()])
+    schema = arrow_schema()
+    last_progress = time.monotonic()
+    try:
+        while True:
+            open_ = [f for f in fills.values() if not f.done]
+            if not open_:
+                break
+            left = sum(f.rng.end - f.position for f in open_)
+            # Ask for at most what is left: consume() returns as soon as it has that many.
+            msgs = consumer.consume(min(100_000, left), 0.1)
+            if msgs:
+                last_progress = time.monotonic()
+                for tp, run in _by_partition(records_only(msgs)):
+                    fill = fills.get(tp)
+                    if fill is not None and not fill.done:
+                        fill.add(run)
+            else:
+                # Offsets with no record (transaction markers, compaction) end a range early:
+                # the consumer's own position has passed them.
+                positions = consumer.position(
+                    [TopicPartition(f.rng.topic, f.rng.partition) for f in open_]
+                )
+                for f, pos in zip(open_, positions, strict=True):
+                    if pos.offset is not None and pos.offset >= f.rng.end:
+                        f.position = f.rng.end
+                late = [f for f in open_ if not f.done]
+                if late and time.monotonic() - last_progress > timeout:
+                    rng = late[0].rng
+                    raise TimeoutError(
+                        f"{rng.topic}[{rng.partition}]: no records past {late[0].position}"
+                        f" within {timeout:.0f}s (expected up to {rng.end})"
+                    )
+            for fill in fills.values():
+                if len(fill.offsets) >= BATCH_ROWS or (fill.done and fill.offsets):
+                    yield fill.flush(schema)
+    finally:
+        # Leave the consumer idle: a reused worker assigns afresh.
+        consumer.assign([])
 
 
 def _batch(
