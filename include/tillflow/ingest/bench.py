@@ -552,7 +552,7 @@ def run(
     pg_rows: int = 1_000_000,
     latency_seconds: float = 30.0,
     latency_rate: int = 2000,
-    trigger_seconds: float = 1.0,
+    triggers: Sequence[float] = (1.0, 0.5),
     sink_mode: str = "direct",
     max_offsets_per_trigger: int = 200_000,
     out: Any = print,
@@ -611,15 +611,18 @@ def run(
     drop_checkpoints(settings, [spark_job])
     settle(settings)
 
-    out(
-        f"4/4 freshness at {latency_rate:,} events/s for {latency_seconds:.0f}s, trigger {trigger_seconds}s ..."
-    )
-    report["latency"] = latency(
-        settings, latency_rate, latency_seconds, trigger_seconds, ["--sink-mode", sink_mode]
-    )
+    report["latency"] = {}
+    for trigger in triggers:
+        out(
+            f"4/4 freshness at {latency_rate:,} events/s for {latency_seconds:.0f}s,"
+            f" trigger {trigger}s ..."
+        )
+        report["latency"][trigger] = latency(
+            settings, latency_rate, latency_seconds, trigger, ["--sink-mode", sink_mode]
+        )
+        settle(settings)
 
     spark_rate = report["spark_rows_s"]
-    lat = report["latency"]
     lines = [
         "",
         f"{'measure':<44} {'value':>14}  target / ratio",
@@ -635,14 +638,17 @@ def run(
         f"{'Spark batches (first = warm-up), steady ms':<44} {run_.batches:>14}  "
         + json.dumps({k: round(v) for k, v in run_.phases_ms.items()}),
     ]
-    if "p50" in lat:
+    for trigger, lat in report["latency"].items():
+        label = f"freshness, {trigger:g} s trigger: p50 / p95 / p99 s"
+        if "p50" not in lat:
+            lines.append(f"{label:<44} none visible ({lat})")
+            continue
+        # An event waits for the next trigger: uniform over the interval, so p95 >= 0.95 x it.
         lines.append(
-            f"{'produce -> visible p50 / p95 / p99 (s)':<44} "
-            f"{lat['p50']:>5.2f} / {lat['p95']:.2f} / {lat['p99']:.2f}"
-            f"  targets p95 <= 1.0, p99 <= 1.5; {int(lat['events'])} events, {int(lat['missing'])} unseen"
+            f"{label:<44} {lat['p50']:>4.2f} / {lat['p95']:.2f} / {lat['p99']:.2f}"
+            f"  targets p95 <= 1.0, p99 <= 1.5; floor (trigger wait) p95 {0.95 * trigger:.2f};"
+            f" {int(lat['events'])} events, {int(lat['missing'])} unseen"
         )
-    else:
-        lines.append(f"latency: no event became visible ({lat})")
     for line in lines:
         out(line)
     return report

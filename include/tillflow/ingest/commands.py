@@ -102,7 +102,7 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
         pg_rows=args.pg_rows,
         latency_seconds=args.latency_seconds,
         latency_rate=args.rate,
-        trigger_seconds=args.trigger_seconds,
+        triggers=args.trigger_seconds,
         sink_mode=args.sink_mode,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
     )
@@ -150,7 +150,13 @@ def register(sub: Any) -> None:
     p.add_argument("--pg-rows", type=int, default=1_000_000)
     p.add_argument("--rate", type=int, default=2000, help="events/s for the latency run")
     p.add_argument("--latency-seconds", type=float, default=30.0)
-    p.add_argument("--trigger-seconds", type=float, default=1.0)
+    p.add_argument(
+        "--trigger-seconds",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.5],
+        help="one freshness run per trigger interval (default: 1.0, the job's default, and 0.5)",
+    )
     p.add_argument("--sink-mode", choices=("merge", "direct"), default="direct")
     p.add_argument("--max-offsets-per-trigger", type=int, default=200_000)
     p.add_argument("--json", action="store_true", help="also print the report as JSON")
