@@ -68,6 +68,12 @@ class JobConfig:
     max_age_days: float = 400.0
     max_future_minutes: float = 5.0
 
+    @property
+    def stream(self) -> str:
+        """This query's name in the progress table: its checkpoint's folder (jobs that share a
+        commit log, the catch-up and the continuous one, keep their own batch counts)."""
+        return Path(self.checkpoint.rstrip("/")).name
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
 
@@ -302,6 +308,7 @@ class BatchRecorder:
         record_batch(
             self.cfg.dsn,
             self.cfg.job,
+            self.cfg.stream,
             batch_id,
             landed,
             dead,
@@ -365,7 +372,7 @@ def progress_listener(cfg: JobConfig) -> Any:
                         for part, tail in parts.items():
                             done = int((end or {}).get(topic, {}).get(part, tail))
                             lag[f"{topic}:{part}"] = max(0, int(tail) - done)
-                record_progress(cfg.dsn, cfg.job, p.batchId, lag, dict(p.durationMs))
+                record_progress(cfg.dsn, cfg.job, cfg.stream, p.batchId, lag, dict(p.durationMs))
             except Exception:  # progress is best effort; the data path never depends on it
                 log.warning("could not record progress", exc_info=True)
 
@@ -456,7 +463,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     cfg = config_from_args(args, settings)
-    # Topics that do not exist yet are picked up once they do (partitions are re-listed).
-    totals = run(cfg, args.master or settings.spark_master)
+    from tillflow.ingest import checkpoints
+
+    try:
+        with checkpoints.hold(cfg.checkpoint):
+            # Topics that do not exist yet are picked up once they do (partitions are re-listed).
+            totals = run(cfg, args.master or settings.spark_master)
+    except checkpoints.CheckpointBusy as exc:
+        log.error("%s", exc)
+        return 3
     print(json.dumps({"job": cfg.job, "mode": cfg.mode, **totals}))
     return 0

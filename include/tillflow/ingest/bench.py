@@ -148,7 +148,9 @@ def drop_checkpoints(settings: Settings, jobs: Sequence[str]) -> None:
     import shutil
 
     for job in jobs:
-        shutil.rmtree(settings.home / "spark" / "checkpoints" / job, ignore_errors=True)
+        checkpoint = settings.home / "spark" / "checkpoints" / job
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        checkpoint.with_name(f"{job}.lock").unlink(missing_ok=True)
 
 
 def cleanup(dsn: str, topics: Sequence[str], jobs: Sequence[str] = ()) -> None:

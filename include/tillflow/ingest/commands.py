@@ -30,26 +30,31 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status_lines(settings: Settings, limit: int = 5) -> list[str]:
-    """Ingestion progress per job: last batches, rows, lag (for `tillflow status`)."""
+    """Ingestion progress per job and query (its checkpoint): last batches, rows, lag (for
+    `tillflow status`)."""
     import psycopg
 
     dsn = settings.postgres.dsn(config.DB_WAREHOUSE, settings.postgres.ingest)
-    lines = [f"{'JOB':<28} {'BATCH':>7} {'ROWS':>9} {'DEAD':>6} {'LAG':>9} {'MS':>7}  FINISHED"]
+    lines = [
+        f"{'JOB / QUERY':<36} {'BATCH':>7} {'ROWS':>9} {'DEAD':>6} {'LAG':>9} {'MS':>7}  FINISHED"
+    ]
     try:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
             rows = conn.execute(
-                "select job, batch_id, rows_landed, dead_letters, total_lag,"
+                "select job, stream, batch_id, rows_landed, dead_letters, total_lag,"
                 " extract(epoch from finished_at - started_at) * 1000, finished_at"
-                " from (select *, row_number() over (partition by job order by batch_id desc) rn"
-                "       from ops.ingest_batches) b where rn <= %s order by job, batch_id desc",
+                " from (select *, row_number() over (partition by job, stream"
+                "       order by batch_id desc) rn from ops.ingest_batches) b"
+                " where rn <= %s order by job, stream, batch_id desc",
                 (limit,),
             ).fetchall()
     except psycopg.Error as exc:
         return [f"ingestion status unavailable: {str(exc).strip()[:200]}"]
-    for job, batch, landed, dead, lag, ms, finished in rows:
+    for job, stream, batch, landed, dead, lag, ms, finished in rows:
         lag_s = "-" if lag is None else f"{lag:,}"
+        name = f"{job} / {stream}" if stream else job
         lines.append(
-            f"{job[:28]:<28} {batch:>7} {landed:>9,} {dead:>6,} {lag_s:>9} {ms:>7.0f}  "
+            f"{name[:36]:<36} {batch:>7} {landed:>9,} {dead:>6,} {lag_s:>9} {ms:>7.0f}  "
             f"{finished:%Y-%m-%d %H:%M:%S}"
         )
     return lines
@@ -68,8 +73,9 @@ def run_summary(settings: Settings, job: str, since: Any = None) -> dict[str, An
             (job, since, since),
         ).fetchone() or (0, 0, 0, 0)
         lag = conn.execute(
+            # The latest batch of any of the job's queries (batch ids count per query).
             "select total_lag from ops.ingest_batches where job = %s and total_lag is not null"
-            " order by batch_id desc limit 1",
+            " order by finished_at desc limit 1",
             (job,),
         ).fetchone()
         totals = {

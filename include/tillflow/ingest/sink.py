@@ -322,6 +322,7 @@ def committed_offsets(dsn: str, job: str) -> dict[TopicPartition, int]:
 def record_batch(
     dsn: str,
     job: str,
+    stream: str,
     batch_id: int,
     rows_landed: int,
     dead_letters: int,
@@ -331,17 +332,20 @@ def record_batch(
     engine: str,
     end_offsets: Mapping[str, Any] | None = None,
 ) -> None:
+    """One micro-batch of one streaming query (``stream``: its checkpoint's name) of ``job``."""
     import json
 
     driver_db(dsn).execute(
-        "insert into ops.ingest_batches (job, batch_id, rows_landed, dead_letters, started_at,"
-        " finished_at, input_rows, engine, end_offsets) values (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-        " on conflict (job, batch_id) do update set rows_landed = excluded.rows_landed,"
+        "insert into ops.ingest_batches (job, stream, batch_id, rows_landed, dead_letters,"
+        " started_at, finished_at, input_rows, engine, end_offsets)"
+        " values (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        " on conflict (job, stream, batch_id) do update set rows_landed = excluded.rows_landed,"
         " dead_letters = excluded.dead_letters, started_at = excluded.started_at,"
         " finished_at = excluded.finished_at, input_rows = excluded.input_rows,"
         " engine = excluded.engine, end_offsets = excluded.end_offsets",
         (
             job,
+            stream,
             batch_id,
             rows_landed,
             dead_letters,
@@ -357,6 +361,7 @@ def record_batch(
 def record_progress(
     dsn: str,
     job: str,
+    stream: str,
     batch_id: int,
     lag: Mapping[str, int],
     durations_ms: Mapping[str, int],
@@ -366,6 +371,6 @@ def record_progress(
 
     driver_db(dsn).execute(
         "update ops.ingest_batches set lag = %s, total_lag = %s, durations_ms = %s"
-        " where job = %s and batch_id = %s",
-        (json.dumps(lag), sum(lag.values()), json.dumps(durations_ms), job, batch_id),
+        " where job = %s and stream = %s and batch_id = %s",
+        (json.dumps(lag), sum(lag.values()), json.dumps(durations_ms), job, stream, batch_id),
     )
