@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from spark import kafka_source
 from spark.kafka_source import KafkaRange, _by_partition, _Fill, arrow_schema
+from tests.unit.fake_kafka import FakeConsumer
 from tests.unit.fake_kafka import FakeMessage as Msg
 
 
@@ -34,3 +40,50 @@ def test_messages_split_into_runs_per_partition_in_arrival_order() -> None:
     msgs = [Msg("s", 0, 1), Msg("s", 0, 2), Msg("s", 1, 7), Msg("s", 0, 3), Msg("o", 0, 1)]
     runs = [(tp, [m.offset() for m in run]) for tp, run in _by_partition(msgs)]
     assert runs == [(("s", 0), [1, 2]), (("s", 1), [7]), (("s", 0), [3]), (("o", 0), [1])]
+
+
+def _read(
+    monkeypatch: pytest.MonkeyPatch, consumer: FakeConsumer, ranges: list[KafkaRange], **kw: Any
+) -> dict[tuple[str, int], list[int]]:
+    monkeypatch.setattr(kafka_source, "_worker_consumer", lambda bootstrap: consumer)
+    got: dict[tuple[str, int], list[int]] = {}
+    for batch in kafka_source.read_ranges("fake:9092", ranges, **kw):
+        tp = (batch.column(2)[0].as_py(), batch.column(3)[0].as_py())
+        got.setdefault(tp, []).extend(batch.column(4).to_pylist())
+    return got
+
+
+def test_ranges_read_together_give_exactly_their_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # partition 0 goes on well past its range (newer records keep arriving)
+    log = {
+        ("s", 0): [Msg("s", 0, o) for o in range(40)],
+        ("s", 1): [Msg("s", 1, o) for o in range(9)],
+    }
+    consumer = FakeConsumer(log)
+    got = _read(monkeypatch, consumer, [KafkaRange("s", 0, 2, 5), KafkaRange("s", 1, 0, 9)])
+    assert got == {("s", 0): [2, 3, 4], ("s", 1): list(range(9))}
+    assert consumer.paused == set() and consumer.fetch == {}  # left idle for the next task
+    # partition 0 stopped fetching once its range was done (2 fetches of 2), while partition 1
+    # went on for 5 more
+    assert consumer.delivered == {("s", 0): 4, ("s", 1): 9}
+
+
+def test_a_range_ending_in_offsets_without_records_ends_by_position(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = FakeConsumer({("s", 0): [Msg("s", 0, 5), Msg("s", 0, 6)]})
+    consumer.position_after_gap[("s", 0)] = 9  # 7 and 8 are transaction markers
+    assert _read(monkeypatch, consumer, [KafkaRange("s", 0, 5, 9)]) == {("s", 0): [5, 6]}
+
+
+def test_records_that_never_come_time_out_naming_the_partition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = FakeConsumer({("s", 3): [Msg("s", 3, 0)]})
+    with pytest.raises(TimeoutError, match=r"s\[3\]: no records past 1"):
+        _read(monkeypatch, consumer, [KafkaRange("s", 3, 0, 5)], timeout=0.0)
+
+
+def test_two_ranges_of_one_partition_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="two ranges"):
+        _read(monkeypatch, FakeConsumer({}), [KafkaRange("s", 0, 0, 2), KafkaRange("s", 0, 2, 4)])
