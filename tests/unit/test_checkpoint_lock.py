@@ -25,9 +25,12 @@ def test_a_second_job_on_the_same_checkpoint_is_refused_with_the_holder(tmp_path
         pass
 
 
-def test_the_lock_sits_beside_a_local_checkpoint_and_not_on_a_cluster() -> None:
-    assert checkpoints.lock_path("/x/checkpoints/ingest") == Path("/x/checkpoints/ingest.lock")
-    assert checkpoints.lock_path("file:///x/cp") == Path("/x/cp.lock")
+def test_the_lock_sits_inside_a_local_checkpoint_and_not_on_a_cluster() -> None:
+    assert checkpoints.lock_path("/x/checkpoints/ingest") == Path(
+        "/x/checkpoints/ingest/.tillflow.lock"
+    )
+    assert checkpoints.lock_path("file:///x/cp") == Path("/x/cp/.tillflow.lock")
+    assert checkpoints.lock_path("file:/x/cp") == Path("/x/cp/.tillflow.lock")
     assert checkpoints.lock_path("s3a://bucket/cp") is None
 
 

@@ -148,9 +148,7 @@ def drop_checkpoints(settings: Settings, jobs: Sequence[str]) -> None:
     import shutil
 
     for job in jobs:
-        checkpoint = settings.home / "spark" / "checkpoints" / job
-        shutil.rmtree(checkpoint, ignore_errors=True)
-        checkpoint.with_name(f"{job}.lock").unlink(missing_ok=True)
+        shutil.rmtree(settings.home / "spark" / "checkpoints" / job, ignore_errors=True)
 
 
 def cleanup(dsn: str, topics: Sequence[str], jobs: Sequence[str] = ()) -> None:

@@ -4,7 +4,7 @@ Two jobs on one checkpoint (a manual ``tillflow ingest --mode available-now`` wh
 catch-up run is going, say) race on Spark's offset log: Spark stops one of them with
 CONCURRENT_STREAM_LOG_UPDATE, and both record progress under the same batch ids. Nothing is lost
 or doubled (the sink's commit log fences every chunk), but the error says nothing useful. A job
-therefore holds an exclusive lock on ``<checkpoint>.lock`` while it runs and a second one stops at
+therefore holds an exclusive lock on ``<checkpoint>/.tillflow.lock`` while it runs and a second one stops at
 once with a message naming the holder. The kernel releases the lock when the process ends, kill -9
 included, so a killed job never leaves a stale lock behind.
 """
@@ -16,6 +16,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 
 class CheckpointBusy(RuntimeError):
@@ -23,11 +24,12 @@ class CheckpointBusy(RuntimeError):
 
 
 def lock_path(checkpoint: str) -> Path | None:
-    """Where the lock of a local checkpoint lives; None for a remote one (hdfs://, s3a://)."""
-    if "://" in checkpoint and not checkpoint.startswith("file://"):
+    """The lock file of a local checkpoint (inside it: removing the checkpoint removes the lock);
+    None for a remote one (hdfs://, s3a://)."""
+    url = urlparse(checkpoint)
+    if url.scheme not in ("", "file"):
         return None
-    local = Path(checkpoint.removeprefix("file://"))
-    return local.parent / f"{local.name}.lock"
+    return Path(url.path if url.scheme else checkpoint) / ".tillflow.lock"
 
 
 @contextlib.contextmanager

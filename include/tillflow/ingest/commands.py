@@ -60,8 +60,11 @@ def status_lines(settings: Settings, limit: int = 5) -> list[str]:
     return lines
 
 
-def run_summary(settings: Settings, job: str, since: Any = None) -> dict[str, Any]:
-    """What a job landed since ``since`` (a run's start), and what is in raw now."""
+def run_summary(
+    settings: Settings, job: str, since: Any = None, stream: str | None = None
+) -> dict[str, Any]:
+    """What a job landed since ``since`` (a run's start), by all its queries or by the one named
+    ``stream`` (its checkpoint folder), and what is in raw now."""
     import psycopg
 
     dsn = settings.postgres.dsn(config.DB_WAREHOUSE, settings.postgres.ingest)
@@ -69,14 +72,15 @@ def run_summary(settings: Settings, job: str, since: Any = None) -> dict[str, An
         batches, landed, dead, records = conn.execute(
             "select count(*), coalesce(sum(rows_landed), 0), coalesce(sum(dead_letters), 0),"
             " coalesce(sum(input_rows), 0) from ops.ingest_batches"
-            " where job = %s and (%s::timestamptz is null or finished_at >= %s::timestamptz)",
-            (job, since, since),
+            " where job = %s and (%s::timestamptz is null or finished_at >= %s::timestamptz)"
+            " and (%s::text is null or stream = %s::text)",
+            (job, since, since, stream, stream),
         ).fetchone() or (0, 0, 0, 0)
         lag = conn.execute(
             # The latest batch of any of the job's queries (batch ids count per query).
             "select total_lag from ops.ingest_batches where job = %s and total_lag is not null"
-            " order by finished_at desc limit 1",
-            (job,),
+            " and (%s::text is null or stream = %s::text) order by finished_at desc limit 1",
+            (job, stream, stream),
         ).fetchone()
         totals = {
             table: int((conn.execute(f"select count(*) from {table}").fetchone() or (0,))[0])
@@ -134,6 +138,20 @@ def _cmd_fault(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if ok else 1
 
 
+def _cmd_pg_restart(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow.ingest import restart_drill
+
+    r = restart_drill.run(settings, count=args.events, down_seconds=args.down_seconds)
+    print(
+        f"PostgreSQL restart: produced {r.produced:,}, stopped at {r.landed_at_stop:,} landed for"
+        f" {r.down_seconds:.0f}s; the job restarted its query {r.query_restarts}x and landed the"
+        f" rest {r.recovered_seconds:.0f}s after the restart; raw rows {r.landed_rows:,},"
+        f" distinct ids {r.distinct_ids:,}, missing {r.missing}, duplicated {r.duplicated}"
+        f" in {r.seconds:.0f}s -> {'OK' if r.ok else 'FAILED'}"
+    )
+    return 0 if r.ok else 1
+
+
 def register(sub: Any) -> None:
     from tillflow.ingest.jobargs import add_arguments
 
@@ -174,3 +192,14 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--keep", action="store_true", help="keep the landed rows for inspection")
     p.set_defaults(func=_cmd_fault)
+
+    p = bench.add_parser(
+        "ingest-pg-restart",
+        help="stop and start PostgreSQL under the running job; compare ids",
+        description="The continuous job lands --events scans; once a fifth is in raw the stack's "
+        "PostgreSQL is stopped for --down-seconds and started again. The job must land the rest "
+        "by itself, each scan exactly once. Needs `tillflow up postgres kafka`.",
+    )
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--down-seconds", type=float, default=15.0)
+    p.set_defaults(func=_cmd_pg_restart)

@@ -46,7 +46,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="topic or topic:kind (scans|cdc|orders); default: all platform topics",
     )
     p.add_argument("--job", default="ingest", help="job name: the commit log and checkpoint key")
-    p.add_argument("--trigger-seconds", type=float, default=1.0)
+    p.add_argument(
+        "--trigger-seconds",
+        type=float,
+        default=float(os.environ.get("TILLFLOW_INGEST_TRIGGER_SECONDS", "1.0")),
+        help="continuous mode's processing-time trigger (default 1.0, or"
+        " TILLFLOW_INGEST_TRIGGER_SECONDS; 0.5 halves the freshness, see the README)",
+    )
     p.add_argument(
         "--engine", choices=ENGINES, default=os.environ.get("TILLFLOW_INGEST_ENGINE", "auto")
     )

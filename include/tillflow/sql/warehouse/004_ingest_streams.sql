@@ -4,11 +4,14 @@
 -- one overwrote the other's rows. stream = the checkpoint's folder name.
 alter table ops.ingest_batches add column if not exists stream text not null default '';
 do $$
+declare
+  pk name;
 begin
-  if (select array_length(conkey, 1) from pg_constraint
-      where conrelid = 'ops.ingest_batches'::regclass and contype = 'p') = 2 then
-    alter table ops.ingest_batches drop constraint ingest_batches_pkey,
-      add primary key (job, stream, batch_id);
+  select conname into pk from pg_constraint
+  where conrelid = 'ops.ingest_batches'::regclass and contype = 'p';
+  if pk is not null then
+    execute format('alter table ops.ingest_batches drop constraint %I', pk);
   end if;
+  alter table ops.ingest_batches add primary key (job, stream, batch_id);
 end
 $$;
