@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tillflow import config
 from tillflow.config import Settings
 from tillflow.ingest.jobargs import add_arguments, default_topics, parse_topics
 
@@ -451,7 +450,7 @@ def config_from_args(args: argparse.Namespace, settings: Settings) -> JobConfig:
         job=args.job,
         topics=topics,
         bootstrap=args.bootstrap or settings.kafka.bootstrap,
-        dsn=settings.postgres.dsn(config.DB_WAREHOUSE, settings.postgres.ingest),
+        dsn=settings.postgres.dsn(args.database, settings.postgres.ingest),
         checkpoint=str(args.checkpoint or default_checkpoint(settings, args.job)),
         mode=args.mode,
         trigger_seconds=args.trigger_seconds,

@@ -47,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--job", default="ingest", help="job name: the commit log and checkpoint key")
     p.add_argument(
+        "--database",
+        default=config.DB_WAREHOUSE,
+        help=f"the warehouse database to land into (default {config.DB_WAREHOUSE};"
+        " the bench uses a scratch one)",
+    )
+    p.add_argument(
         "--trigger-seconds",
         type=float,
         default=float(os.environ.get("TILLFLOW_INGEST_TRIGGER_SECONDS", "1.0")),

@@ -51,10 +51,18 @@ def ensure_databases(settings: Settings) -> None:
         _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
         _ensure_database(cur, config.DB_OLTP, pg.api)
         _ensure_database(cur, config.DB_WAREHOUSE, pg.dbt)
+    prepare_warehouse(settings)
 
+
+def prepare_warehouse(settings: Settings, database: str = config.DB_WAREHOUSE) -> None:
+    """The raw/ops schemas of a warehouse database (the real one, or a bench's scratch copy),
+    owned by the ingestion role, readable by dbt."""
+    import psycopg
+
+    pg = settings.postgres
     ingest, dbt = pg.ingest.name, pg.dbt.name
-    with psycopg.connect(pg.dsn(config.DB_WAREHOUSE), autocommit=True) as conn:
-        conn.execute(f"grant create, connect on database {config.DB_WAREHOUSE} to {ingest}")
+    with psycopg.connect(pg.dsn(database), autocommit=True) as conn:
+        conn.execute(f"grant create, connect on database {database} to {ingest}")
         for schema in (config.SCHEMA_RAW, config.SCHEMA_OPS):
             conn.execute(f"create schema if not exists {schema} authorization {ingest}")
             conn.execute(f"grant usage on schema {schema} to {dbt}")
