@@ -483,11 +483,13 @@ def records_only(msgs: list[Any]) -> list[Any]:
     """The records among consumed messages; a partition-EOF event is skipped, an error raised."""
     from confluent_kafka import KafkaError, KafkaException
 
-    for m in msgs:
-        err = m.error()
+    errors = [m.error() for m in msgs]
+    if not any(errors):  # the usual case: one pass, the list as it is
+        return msgs
+    for err in errors:
         if err is not None and err.code() != KafkaError._PARTITION_EOF:
             raise KafkaException(err)
-    return [m for m in msgs if m.error() is None]
+    return [m for m, err in zip(msgs, errors, strict=True) if err is None]
 
 
 def arrow_batches(
@@ -594,9 +596,15 @@ class _Fill:
         return batch
 
 
-def _by_partition(msgs: list[Any]) -> Iterator[tuple[tuple[str, int], list[Any]]]:
+def _by_partition(
+    msgs: list[Any], only: tuple[str, int] | None = None
+) -> Iterator[tuple[tuple[str, int], list[Any]]]:
     """Runs of consecutive messages of one partition (a fetch response delivers each
-    partition's records together)."""
+    partition's records together). ``only``: the one partition assigned, so all are its."""
+    if only is not None:
+        if msgs:
+            yield only, msgs
+        return
     for tp, run in itertools.groupby(msgs, key=lambda m: (m.topic(), m.partition())):
         yield tp, list(run)
 
@@ -621,6 +629,9 @@ def read_ranges(
         return
     consumer = _worker_consumer(bootstrap)
     consumer.assign([TopicPartition(t, p, f.position) for (t, p), f in fills.items()])
+    # One partition assigned: everything consumed is its (an earlier assignment's leftovers are
+    # dropped by librdkafka), so the messages need no routing.
+    single = next(iter(fills)) if len(fills) == 1 else None
     schema = arrow_schema()
     paused: list[TopicPartition] = []
     last_progress = time.monotonic()
@@ -642,7 +653,7 @@ def read_ranges(
             # Ask for at most what is left: consume() returns as soon as it has that many.
             msgs = consumer.consume(min(100_000, left), 0.1)
             moved = False
-            for tp, run in _by_partition(records_only(msgs)):
+            for tp, run in _by_partition(records_only(msgs), single):
                 fill = fills.get(tp)
                 if fill is not None and not fill.done:
                     before = fill.position

@@ -87,3 +87,20 @@ def test_records_that_never_come_time_out_naming_the_partition(
 def test_two_ranges_of_one_partition_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="two ranges"):
         _read(monkeypatch, FakeConsumer({}), [KafkaRange("s", 0, 0, 2), KafkaRange("s", 0, 2, 4)])
+
+
+def test_with_one_partition_assigned_the_messages_are_its_without_routing() -> None:
+    msgs = [Msg("s", 4, 1), Msg("s", 4, 2)]
+    assert [(tp, len(run)) for tp, run in _by_partition(msgs, ("s", 4))] == [(("s", 4), 2)]
+    assert list(_by_partition([], ("s", 4))) == []
+
+
+def test_records_only_skips_partition_ends_and_raises_on_errors() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    msgs = [Msg("s", 0, 1), Msg("s", 0, 2)]
+    assert kafka_source.records_only(msgs) is msgs  # nothing went wrong: the list as it is
+    eof = Msg("s", 0, 3, err=KafkaError(KafkaError._PARTITION_EOF))
+    assert kafka_source.records_only([*msgs, eof]) == msgs
+    with pytest.raises(KafkaException):
+        kafka_source.records_only([*msgs, Msg("s", 0, 3, err=KafkaError(KafkaError._FAIL))])
