@@ -394,7 +394,9 @@ def latency(
                         for off in range(last.get(part, 0), nxt):
                             visible.setdefault((part, off), now)
                         last[part] = max(last.get(part, 0), nxt)
-                    time.sleep(0.01)
+                    # A row counts as visible at the poll that first sees it: poll often, so
+                    # the figure is late by about 1 ms rather than 5 (0.3 ms a query here).
+                    time.sleep(0.002)
 
         poller = threading.Thread(target=poll_visible, daemon=True)
         poller.start()
