@@ -195,7 +195,7 @@ def ensure_pythonpath() -> None:
 
 #: With the fused and tail engines the JVM only plans micro-batches (the records are landed in
 #: Python and never cross into it): the C1 compiler alone does, and C2 would take a quarter of a
-#: core from the landing (measured: 1.5 s of C2 compilation in 6 s of catch-up; 122-167k scans/s
+#: core from the landing (measured: 1.5 s of C2 compilation in 6 s of catch-up; 136-167k scans/s
 #: with it, 165-177k/s without). The native and python engines move the records through the JVM
 #: and keep both compilers. The DAG's spark-submit passes the same flag.
 C1_ONLY = "-XX:TieredStopAtLevel=1"

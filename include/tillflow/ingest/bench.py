@@ -38,9 +38,8 @@ JOB_SCRIPT = config.PROJECT_ROOT / "spark" / "ingest_job.py"
 
 
 #: ``tillflow bench ingest`` measures in a scratch warehouse made anew each run and dropped at the
-#: end: every run starts from empty tables and indexes (the warehouse's raw indexes keep the
-#: pages of every bench's deleted millions: measured 351 MB of empty primary key, and the Spark
-#: rate fell from 165-177k to 151-160k scans/s), and the real warehouse is left alone.
+#: end: every run starts from the same empty tables and indexes, and the real warehouse never
+#: carries the bench's rows (the benches had left 351 MB of empty primary key in raw.pos_scans).
 BENCH_DB = "tillflow_bench_warehouse"
 
 
