@@ -157,6 +157,13 @@ def drop_checkpoints(settings: Settings, jobs: Sequence[str]) -> None:
         shutil.rmtree(settings.home / "spark" / "checkpoints" / job, ignore_errors=True)
 
 
+def discard(settings: Settings, dsn: str, topic: str, job: str) -> None:
+    """Everything one measured job left: its rows and progress, its topic, its checkpoint."""
+    cleanup(dsn, [topic], [job])
+    delete_topics(settings.kafka.bootstrap, [topic])
+    drop_checkpoints(settings, [job])
+
+
 def cleanup(dsn: str, topics: Sequence[str], jobs: Sequence[str] = ()) -> None:
     import psycopg
 
@@ -208,6 +215,27 @@ def job_command(
         str(checkpoint),
         *extra,
     ]
+
+
+def drill_command(
+    topic: str, job: str, checkpoint: Path, max_offsets_per_trigger: int = 50_000
+) -> list[str]:
+    """The continuous job of the drills: small micro-batches (0.5 s trigger, a cap per
+    trigger), so a kill or a stopped database finds it mid-stream."""
+    return job_command(
+        [f"{topic}:scans"],
+        job,
+        "continuous",
+        checkpoint,
+        [
+            "--trigger-seconds",
+            "0.5",
+            "--max-offsets-per-trigger",
+            str(max_offsets_per_trigger),
+            "--sink-mode",
+            "merge",
+        ],
+    )
 
 
 def job_env() -> dict[str, str]:
@@ -425,9 +453,7 @@ def latency(
     finally:
         kill_job(proc)
         stats = batch_stats(dsn, job)["batches"]
-        cleanup(dsn, [topic], [job])
-        delete_topics(settings.kafka.bootstrap, [topic])
-        drop_checkpoints(settings, [job])
+        discard(settings, dsn, topic, job)
     phases: dict[str, float] = {}
     steady = [r for r in stats[2:] if r[6]]
     for r in steady:
@@ -508,20 +534,7 @@ def fault_drill(
     t0 = time.perf_counter()
     produce_scans(settings.kafka.bootstrap, topic, count)
     log(f"produced {count:,} scans to {topic} in {time.perf_counter() - t0:.1f}s")
-    cmd = job_command(
-        [f"{topic}:scans"],
-        job,
-        "continuous",
-        checkpoint,
-        [
-            "--trigger-seconds",
-            "0.5",
-            "--max-offsets-per-trigger",
-            str(max_offsets_per_trigger),
-            "--sink-mode",
-            "merge",
-        ],
-    )
+    cmd = drill_command(topic, job, checkpoint, max_offsets_per_trigger)
     points: list[str] = []
     try:
         for k in range(kills):
@@ -551,9 +564,7 @@ def fault_drill(
         rows, distinct, missing, dup = id_check(dsn, topic, count)
     finally:
         if not keep:
-            cleanup(dsn, [topic], [job])
-            delete_topics(settings.kafka.bootstrap, [topic])
-            drop_checkpoints(settings, [job])
+            discard(settings, dsn, topic, job)
     return FaultResult(count, kills, rows, distinct, missing, dup, time.perf_counter() - t0, points)
 
 

@@ -76,14 +76,7 @@ def run(
     bench.produce_scans(settings.kafka.bootstrap, topic, count)
     log(f"produced {count:,} scans to {topic}")
     checkpoint = settings.home / "spark" / "checkpoints" / job
-    cmd = bench.job_command(
-        [f"{topic}:scans"],
-        job,
-        "continuous",
-        checkpoint,
-        # Small micro-batches, so the stop finds the job mid-stream rather than done.
-        ["--trigger-seconds", "0.5", "--max-offsets-per-trigger", "50000", "--sink-mode", "merge"],
-    )
+    cmd = bench.drill_command(topic, job, checkpoint)
     log_path = settings.log_dir / f"{job}.log"
     proc = bench.start_job(cmd, log_path)
     try:
@@ -110,9 +103,7 @@ def run(
         rows, distinct, missing, dup = bench.id_check(dsn, topic, count)
     finally:
         bench.kill_job(proc)
-        bench.cleanup(dsn, [topic], [job])
-        bench.delete_topics(settings.kafka.bootstrap, [topic])
-        bench.drop_checkpoints(settings, [job])
+        bench.discard(settings, dsn, topic, job)
     restarts = log_path.read_text(errors="replace").count("; restart ")
     return RestartResult(
         count,
