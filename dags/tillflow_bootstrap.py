@@ -36,7 +36,7 @@ DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(seco
 def tillflow_bootstrap() -> None:
     @task
     def oltp(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from tillflow.generators import tasks
+        from tillflow.jobs.generators import tasks
         from tillflow_airflow.connections import postgres_dsn
 
         seed = int((params or {}).get("seed", 20261121))
@@ -44,7 +44,7 @@ def tillflow_bootstrap() -> None:
 
     @task
     def topics() -> dict[str, Any]:
-        from tillflow.generators import tasks
+        from tillflow.jobs.generators import tasks
         from tillflow_airflow.connections import kafka_bootstrap
 
         return tasks.create_topics(kafka_bootstrap(config.CONN_KAFKA))

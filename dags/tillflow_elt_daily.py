@@ -76,7 +76,7 @@ with DAG(
     @task.sensor(poke_interval=60, timeout=6 * 3600, mode="reschedule")
     def wait_for_ingestion() -> bool:
         """True once a scan at or after interval end + grace has landed (or when skipped)."""
-        from tillflow.quality import watermark
+        from tillflow.jobs.elt import watermark
         from tillflow_airflow.connections import postgres_dsn
 
         ctx = get_current_context()
@@ -90,7 +90,7 @@ with DAG(
 
     @task
     def gx_raw_gate() -> dict[str, Any]:
-        from tillflow.quality import gates
+        from tillflow.jobs.elt import gates
         from tillflow_airflow.connections import postgres_dsn
 
         ctx = get_current_context()
@@ -129,7 +129,7 @@ with DAG(
 
     @task
     def gx_marts_gate() -> dict[str, Any]:
-        from tillflow.quality import gates
+        from tillflow.jobs.elt import gates
         from tillflow_airflow.connections import postgres_dsn
 
         ctx = get_current_context()
@@ -142,7 +142,7 @@ with DAG(
 
     @task
     def dbt_docs() -> str:
-        from tillflow.quality import dbt as dbt_runner
+        from tillflow.jobs.elt import dbt as dbt_runner
         from tillflow_airflow.connections import postgres_dsn
 
         target = Path(dbt_runner.docs_dir())

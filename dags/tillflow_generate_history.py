@@ -51,7 +51,7 @@ def tillflow_generate_history() -> None:
         data_interval_end: Any = None,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        from tillflow.generators import tasks
+        from tillflow.jobs.generators import tasks
         from tillflow_airflow.connections import kafka_bootstrap
 
         p = params or {}

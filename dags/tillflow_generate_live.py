@@ -46,7 +46,7 @@ DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(seco
 def tillflow_generate_live() -> None:
     @task
     def live(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from tillflow.generators import tasks
+        from tillflow.jobs.generators import tasks
         from tillflow_airflow.connections import kafka_bootstrap
 
         p = params or {}

@@ -44,8 +44,8 @@ DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(seco
 def tillflow_generate_orders() -> None:
     @task
     def post_orders(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from tillflow.api.order_generator import generate, load_mix
-        from tillflow.api.settings import ApiSettings
+        from tillflow.jobs.api.order_generator import generate, load_mix
+        from tillflow.jobs.api.settings import ApiSettings
         from tillflow_airflow.connections import postgres_dsn
 
         params = params or {}

@@ -50,7 +50,7 @@ def tillflow_ingest() -> None:
     @task
     def migrate() -> list[str]:
         from tillflow.config import Settings
-        from tillflow.ingest.bench import ensure_schema
+        from tillflow_bench.ingest import ensure_schema
 
         return ensure_schema(Settings.from_env())
 
@@ -82,7 +82,7 @@ def tillflow_ingest() -> None:
         from airflow.sdk import get_current_context
 
         from tillflow.config import Settings
-        from tillflow.ingest.commands import run_summary
+        from tillflow.entrypoints.commands.ingest import run_summary
 
         run = get_current_context()["dag_run"]
         # This run's query only (its checkpoint is named after the job); the opt-in continuous

@@ -43,7 +43,7 @@ def tillflow_item_churn() -> None:
     ) -> list[dict[str, Any]]:
         from datetime import UTC
 
-        from tillflow.generators import tasks
+        from tillflow.jobs.generators import tasks
         from tillflow_airflow.connections import postgres_dsn
 
         at = tasks.parse_instant(data_interval_end) or datetime.now(UTC)

@@ -34,14 +34,14 @@ DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(seco
 def tillflow_smoke() -> None:
     @task
     def postgres(conn_id: str) -> dict[str, Any]:
-        from tillflow import smoke
+        from tillflow.jobs import smoke
         from tillflow_airflow.connections import postgres_dsn
 
         return smoke.postgres_roundtrip(postgres_dsn(conn_id), conn_id).as_dict()
 
     @task
     def kafka() -> dict[str, Any]:
-        from tillflow import smoke
+        from tillflow.jobs import smoke
         from tillflow_airflow.connections import kafka_bootstrap
 
         bootstrap = kafka_bootstrap(config.CONN_KAFKA)
@@ -49,14 +49,14 @@ def tillflow_smoke() -> None:
 
     @task
     def redis() -> dict[str, Any]:
-        from tillflow import smoke
+        from tillflow.jobs import smoke
         from tillflow_airflow.connections import redis_address
 
         return smoke.redis_roundtrip(*redis_address(config.CONN_REDIS)).as_dict()
 
     @task
     def spark() -> dict[str, Any]:
-        from tillflow import smoke
+        from tillflow.jobs import smoke
         from tillflow_airflow.connections import spark_master
 
         return smoke.spark_roundtrip(spark_master(config.CONN_SPARK)).as_dict()

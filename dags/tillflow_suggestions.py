@@ -3,7 +3,7 @@
 
 The orchestrated, observable variant of the real-time product suggestions: a deferrable Kafka
 sensor (`AwaitMessageTriggerFunctionSensor`) reads the order events in the triggerer and applies
-the **same rule code** as the suggestion service (`tillflow.suggestions.rule`, through the apply
+the **same rule code** as the suggestion service (`tillflow.domain.suggestions.rule`, through the apply
 function `tillflow_airflow.suggestions.qualifying_order`). Each qualifying order resumes the task
 in a worker, which stores the suggested line (`is_suggestion = true`) with its
 `suggestion_added` outbox row and publishes it to `order_suggestion_accepted` -- at most once
@@ -41,7 +41,9 @@ from tillflow_airflow.suggestions import (
 #: Its own Kafka connection: the sensor's consumer must not share a group with other DAGs' (a
 #: group join on the shared `kafka_default` group hangs when another member stops polling).
 KAFKA_CONN = config.CONN_KAFKA_SUGGESTIONS
-CACHE_PREFIX = "tillflow:sugg"  # the service's caches (tillflow.suggestions.cache.DEFAULT_PREFIX)
+CACHE_PREFIX = (
+    "tillflow:sugg"  # the service's caches (tillflow.jobs.suggestions.cache.DEFAULT_PREFIX)
+)
 DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(seconds=10)}
 
 
@@ -69,7 +71,7 @@ def tillflow_suggestions() -> None:
         """Load the Redis caches from OLTP if they are cold; return when listening began."""
         from datetime import UTC
 
-        from tillflow.suggestions.cache import SuggestionCache
+        from tillflow.jobs.suggestions.cache import SuggestionCache
         from tillflow_airflow.connections import postgres_dsn, redis_address
 
         started = datetime.now(UTC).isoformat()
@@ -98,7 +100,7 @@ def tillflow_suggestions() -> None:
 
     @task(trigger_rule="all_done")
     def summary(started: str) -> dict[str, Any]:
-        from tillflow.suggestions.sensor import summary_since
+        from tillflow.jobs.suggestions.sensor import summary_since
         from tillflow_airflow.connections import postgres_dsn
 
         return summary_since(postgres_dsn(config.CONN_OLTP), datetime.fromisoformat(started))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # First start of the `tillflow-postgres` container (Astro mode): the roles and databases that the
-# local stack creates in include/tillflow/stack/databases.py, with the same names and passwords.
+# local stack creates in include/tillflow/adapters/warehouse.py, with the same names and passwords.
 set -euo pipefail
 psql -v ON_ERROR_STOP=1 -U postgres <<'SQL'
 create role tillflow_api with login replication password 'tillflow_api';

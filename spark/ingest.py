@@ -29,14 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tillflow.config import Settings
-from tillflow.ingest.jobargs import add_arguments, default_topics, parse_topics
+from tillflow.jobs.ingest.jobargs import add_arguments, default_topics, parse_topics
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
-    from tillflow.ingest.sink import Sink
+    from tillflow.jobs.ingest.sink import Sink
 
 log = logging.getLogger("tillflow.spark.ingest")
 
@@ -98,7 +98,7 @@ class Lander:
         self.cfg = cfg
 
     def _sink(self) -> Sink:
-        from tillflow.ingest.sink import Sink
+        from tillflow.jobs.ingest.sink import Sink
 
         key = (self.cfg.dsn, self.cfg.job, self.cfg.sink_mode)
         sink = _SINKS.get(key)
@@ -110,7 +110,7 @@ class Lander:
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
 
-        from tillflow.ingest.records import TimeWindow
+        from tillflow.domain.events.records import TimeWindow
 
         started = time.perf_counter()
         window = TimeWindow.current(self.cfg.max_age_days, self.cfg.max_future_minutes)
@@ -139,7 +139,7 @@ class Lander:
     ) -> pa.RecordBatch:
         import pyarrow as pa
 
-        from tillflow.ingest import pipeline
+        from tillflow.jobs.ingest import pipeline
 
         # The native source may hand over a timestamp/partition type that differs: normalise.
         s = pipeline.process(self._sink(), records, window, self.cfg.kinds)
@@ -255,7 +255,7 @@ def source(spark: SparkSession, cfg: JobConfig) -> tuple[DataFrame, str]:
     reader = spark.readStream
     if engine == "native":
         from spark.kafka_source import offsets_json
-        from tillflow.ingest.sink import committed_offsets
+        from tillflow.jobs.ingest.sink import committed_offsets
 
         committed = committed_offsets(cfg.dsn, cfg.job)
         starting = offsets_json(committed) if committed else cfg.starting_offsets
@@ -297,7 +297,7 @@ class BatchRecorder:
         self.totals = {"records": 0, "landed": 0, "dead": 0, "batches": 0}
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
-        from tillflow.ingest.sink import record_batch
+        from tillflow.jobs.ingest.sink import record_batch
 
         started = dt.datetime.now(dt.UTC)
         rows = df.collect()
@@ -361,7 +361,7 @@ def _offsets(value: Any) -> dict[str, Any]:
 def progress_listener(cfg: JobConfig) -> Any:
     from pyspark.sql.streaming import StreamingQueryListener
 
-    from tillflow.ingest.sink import record_progress
+    from tillflow.jobs.ingest.sink import record_progress
 
     class Progress(StreamingQueryListener):
         def onQueryStarted(self, event: Any) -> None:
@@ -475,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     cfg = config_from_args(args, settings)
-    from tillflow.ingest import checkpoints
+    from tillflow.jobs.ingest import checkpoints
 
     try:
         with checkpoints.hold(cfg.checkpoint):

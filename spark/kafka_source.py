@@ -234,7 +234,7 @@ class _Reader:
     def _committed(self) -> dict[tuple[str, int], int]:
         if not (self.dsn and self.job):
             return {}
-        from tillflow.ingest.sink import committed_offsets
+        from tillflow.jobs.ingest.sink import committed_offsets
 
         return committed_offsets(self.dsn, self.job)
 
@@ -550,7 +550,7 @@ def _worker_consumer(bootstrap: str) -> Consumer:
 
 
 def arrow_schema() -> pa.Schema:
-    from tillflow.ingest.records import kafka_arrow_schema
+    from tillflow.domain.events.records import kafka_arrow_schema
 
     return kafka_arrow_schema()
 

@@ -17,7 +17,7 @@ from airflow.providers.apache.kafka.triggers.await_message import AwaitMessageTr
 from airflow.triggers.base import TriggerEvent
 
 from tillflow import config
-from tillflow.suggestions.cache import DEFAULT_PREFIX
+from tillflow.jobs.suggestions.cache import DEFAULT_PREFIX
 
 #: Dotted path of the apply function, for the sensor.
 APPLY_FUNCTION = "tillflow_airflow.suggestions.qualifying_order"
@@ -30,7 +30,7 @@ def qualifying_order(
     prefix: str = DEFAULT_PREFIX,
 ) -> dict[str, Any] | None:
     """Runs in the triggerer for every message: the suggestion of a qualifying order, or None."""
-    from tillflow.suggestions import sensor
+    from tillflow.jobs.suggestions import sensor
     from tillflow_airflow.connections import postgres_dsn, redis_address
 
     host, port = redis_address(redis_conn_id)
@@ -42,7 +42,7 @@ def qualifying_order(
 
 def on_qualifying_order(event: dict[str, Any], **context: Any) -> None:
     """Runs in the worker when the sensor resumes: store + publish (at most once per order)."""
-    from tillflow.suggestions import sensor
+    from tillflow.jobs.suggestions import sensor
     from tillflow_airflow.connections import kafka_bootstrap, postgres_dsn
 
     result = sensor.apply_suggestion(

@@ -10,7 +10,7 @@ import pytest
 
 from tillflow import config
 from tillflow.config import Settings
-from tillflow.ingest.bench import ensure_schema, warehouse_dsn
+from tillflow_bench.ingest import ensure_schema, warehouse_dsn
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,15 @@ def test_ingest_dag_catches_up_with_the_scans_topic(stack: Settings) -> None:
     before = high_watermarks(stack.kafka.bootstrap, config.TOPICS.scans)
     # When the catch-up DAG runs once
     result = subprocess.run(
-        [sys.executable, "-m", "tillflow.cli", "airflow", "dags", "test", "tillflow_ingest"],
+        [
+            sys.executable,
+            "-m",
+            "tillflow.entrypoints.cli",
+            "airflow",
+            "dags",
+            "test",
+            "tillflow_ingest",
+        ],
         capture_output=True,
         text=True,
         timeout=1200,

@@ -14,7 +14,15 @@ pytestmark = pytest.mark.e2e
 
 def test_smoke_dag_runs_green_against_the_stack(stack: Settings) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tillflow.cli", "airflow", "dags", "test", "tillflow_smoke"],
+        [
+            sys.executable,
+            "-m",
+            "tillflow.entrypoints.cli",
+            "airflow",
+            "dags",
+            "test",
+            "tillflow_smoke",
+        ],
         capture_output=True,
         text=True,
         timeout=300,

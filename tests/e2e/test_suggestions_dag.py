@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration import suggestions_support as sup
 from tillflow.config import Settings
-from tillflow.stack.airflow_env import connections
+from tillflow.runtime.airflow_env import connections
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def test_the_dag_suggests_every_qualifying_order_once_with_the_same_rule(stack: 
     }
     # When the DAG runs until it has been idle for 10 s
     result = subprocess.run(
-        [sys.executable, "-m", "tillflow.cli", "airflow", "dags", "test",
+        [sys.executable, "-m", "tillflow.entrypoints.cli", "airflow", "dags", "test",
          "tillflow_suggestions", "-c", json.dumps(conf)],
         capture_output=True, text=True, timeout=400, check=False, env=env,
     )  # fmt: skip

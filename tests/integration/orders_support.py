@@ -122,7 +122,7 @@ class ApiProcess:
     def start(self, timeout: float = 30) -> None:
         env = {**os.environ, "TILLFLOW_API_PORT": str(self.port)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tillflow.api", "--no-migrate"],
+            [sys.executable, "-m", "tillflow.jobs.api", "--no-migrate"],
             env=env,
             cwd=PROJECT_ROOT,
             stdout=subprocess.DEVNULL,

@@ -31,9 +31,9 @@ import redis
 from tillflow.adapters import kafka
 from tillflow.adapters.migrations import migrate
 from tillflow.config import DB_OLTP, Settings
-from tillflow.suggestions.cache import CDC_TABLES
-from tillflow.suggestions.events import outbox_envelope
-from tillflow.suggestions.rule import Order, OrderLine
+from tillflow.domain.suggestions.events import outbox_envelope
+from tillflow.domain.suggestions.rule import Order, OrderLine
+from tillflow.jobs.suggestions.cache import CDC_TABLES
 
 ID_MIN = 8_600_000
 ID_MAX = 9_000_000  # orders_support.py starts at 9,000,000
@@ -278,7 +278,7 @@ def read_topic(topic: str, idle: float = 1.5, timeout: float = 30.0) -> list[dic
 
 # --- the service as a subprocess ----------------------------------------------------------------
 class ServiceProcess:
-    """``python -m tillflow.suggestions.service`` on the tests' topics, prefix and group."""
+    """``python -m tillflow.jobs.suggestions.consumer`` on the tests' topics, prefix and group."""
 
     def __init__(self, topics: TestTopics, tmp: Path) -> None:
         self.topics = topics
@@ -293,7 +293,7 @@ class ServiceProcess:
         self.heartbeat.unlink(missing_ok=True)
         self.started_at = datetime.now(UTC)
         argv = [
-            sys.executable, "-m", "tillflow.suggestions.service",
+            sys.executable, "-m", "tillflow.jobs.suggestions.consumer",
             "--orders-topic", self.topics.orders,
             "--suggestions-topic", self.topics.suggestions,
             "--cdc-prefix", self.topics.cdc_prefix,

@@ -63,7 +63,7 @@ class CdcProcess:
     def start(self, timeout: float = 90) -> None:
         log = open(self.state_dir / "cdc.log", "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tillflow.cdc"],
+            [sys.executable, "-m", "tillflow.jobs.cdc"],
             env=self.env,
             cwd=PROJECT_ROOT,
             stdout=log,
@@ -204,8 +204,8 @@ def test_item_insert_update_delete_each_reach_the_topic_within_2s(
 
 
 def test_a_killed_and_restarted_cdc_misses_no_change(cdc: CdcProcess, refs: Refs) -> None:
-    from tillflow.api import repository
-    from tillflow.api.models import OrderCreate
+    from tillflow.jobs.api import repository
+    from tillflow.jobs.api.models import OrderCreate
 
     items = list(refs.item_prices)
     probe = [FIXTURE_BASE + 60_000 + i for i in range(5)]

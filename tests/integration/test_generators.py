@@ -17,9 +17,10 @@ import pytest
 
 from tillflow.adapters import kafka
 from tillflow.config import Settings
-from tillflow.generators import churn, reference
-from tillflow.generators.model import Catalog
-from tillflow.generators.scans import KafkaSink, partition_for_key, run_history
+from tillflow.domain.generation import reference
+from tillflow.domain.generation.model import Catalog
+from tillflow.jobs.generators import churn
+from tillflow.jobs.generators.scans import KafkaSink, partition_for_key, run_history
 
 pytestmark = pytest.mark.integration
 
@@ -197,7 +198,7 @@ def test_scans_reach_the_broker_keyed_and_partitioned_by_store(stack: Settings, 
 def test_cli_history_twice_prints_the_same_hash(stack: Settings, topic: str) -> None:
     # Given the CLI run twice on the same window into the broker
     argv = [
-        sys.executable, "-m", "tillflow.cli", "generate", "history",
+        sys.executable, "-m", "tillflow.entrypoints.cli", "generate", "history",
         "--from", "2026-03-08T14:50", "--to", "2026-03-08T15:20",
         "--stores", "8", "--topic", topic, "--json",
     ]  # fmt: skip
@@ -223,7 +224,7 @@ def test_bench_prints_the_generator_rate_beside_the_raw_rate(stack: Settings) ->
     # Given a small bench into its own topic
     bench_topic = f"test.gen.bench.{uuid.uuid4().hex[:8]}"
     argv = [
-        sys.executable, "-m", "tillflow.cli", "bench", "generator",
+        sys.executable, "-m", "tillflow.entrypoints.cli", "bench", "generator",
         "--events", "40000", "--topic", bench_topic, "--json",
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=True)

@@ -29,9 +29,11 @@ import pytest
 
 from tillflow import config
 from tillflow.config import Settings
-from tillflow.ingest import bench, events, orders, scans
-from tillflow.ingest.records import Parsed, TimeWindow, kafka_arrow_schema
-from tillflow.ingest.sink import Sink
+from tillflow.domain.events import orders, scans
+from tillflow.domain.events import samples as events
+from tillflow.domain.events.records import Parsed, TimeWindow, kafka_arrow_schema
+from tillflow.jobs.ingest.sink import Sink
+from tillflow_bench import ingest as bench
 
 pytestmark = pytest.mark.integration
 

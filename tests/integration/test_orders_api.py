@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from tests.integration.orders_support import ApiProcess, Refs, admin_dsn, api_dsn, ensure_reference
-from tillflow.api import repository
-from tillflow.api.models import price_line
+from tillflow.jobs.api import repository
+from tillflow.jobs.api.models import price_line
 
 pytestmark = pytest.mark.integration
 
@@ -218,7 +218,7 @@ def test_a_failed_insert_leaves_no_partial_order_and_no_outbox_row(refs: Refs) -
 
 def test_a_product_deleted_after_the_checks_is_a_422_and_leaves_nothing(refs: Refs) -> None:
     # Given a product that exists during the checks but is gone when the lines are inserted
-    from tillflow.api.models import OrderCreate
+    from tillflow.jobs.api.models import OrderCreate
 
     ghost = 9_000_090
     with psycopg.connect(admin_dsn(), autocommit=True) as admin:

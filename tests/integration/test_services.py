@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 
-from tillflow import config, smoke
+from tillflow import config
 from tillflow.adapters import kafka
 from tillflow.config import Settings
+from tillflow.jobs import smoke
 
 pytestmark = pytest.mark.integration
 

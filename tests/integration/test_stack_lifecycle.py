@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tillflow.stack.process import pid_alive, port_in_use
+from tillflow.runtime.process import pid_alive, port_in_use
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 def _tillflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tillflow.cli", *args],
+        [sys.executable, "-m", "tillflow.entrypoints.cli", *args],
         env=env,
         capture_output=True,
         text=True,

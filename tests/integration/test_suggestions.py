@@ -22,9 +22,9 @@ import redis
 
 from tests.integration import suggestions_support as sup
 from tillflow.config import Settings
-from tillflow.suggestions.cache import SuggestionCache
-from tillflow.suggestions.events import cdc_envelope, outbox_envelope
-from tillflow.suggestions.rule import Order, OrderLine
+from tillflow.domain.suggestions.events import cdc_envelope, outbox_envelope
+from tillflow.domain.suggestions.rule import Order, OrderLine
+from tillflow.jobs.suggestions.cache import SuggestionCache
 
 pytestmark = pytest.mark.integration
 
@@ -351,7 +351,7 @@ def test_cdc_changes_update_prices_categories_tiers_and_payment_methods(
 
 
 def _change(op: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> Any:
-    from tillflow.suggestions.events import parse_change
+    from tillflow.domain.suggestions.events import parse_change
 
     return parse_change(json.dumps(cdc_envelope("x", op, before, after)))
 

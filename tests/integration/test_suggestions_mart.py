@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from tillflow.config import Settings
-from tillflow.quality import dbt, fixtures
+from tillflow.jobs.elt import dbt, fixtures
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

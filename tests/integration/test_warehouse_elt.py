@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tillflow.config import Settings
-from tillflow.quality import dbt, fixtures, gates, marts
+from tillflow.jobs.elt import dbt, fixtures, gates, marts
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 

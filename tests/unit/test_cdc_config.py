@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tillflow.cdc.engine import debezium_properties, java_home_problem, kafka_topic
-from tillflow.cdc.service import Cdc
-from tillflow.cdc.settings import CAPTURED_TABLES, CdcSettings
 from tillflow.config import Settings
-from tillflow.stack.process import StackError
+from tillflow.jobs.cdc.engine import debezium_properties, java_home_problem, kafka_topic
+from tillflow.jobs.cdc.settings import CAPTURED_TABLES, CdcSettings
+from tillflow.runtime.managed.cdc import Cdc
+from tillflow.runtime.process import StackError
 
 pytestmark = pytest.mark.unit
 

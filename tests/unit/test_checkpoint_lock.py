@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tillflow.ingest import checkpoints
+from tillflow.jobs.ingest import checkpoints
 
 
 def test_a_second_job_on_the_same_checkpoint_is_refused_with_the_holder(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from tillflow import config
 from tillflow.config import PROJECT_ROOT, Settings
-from tillflow.stack.airflow_env import airflow_env, connections
+from tillflow.runtime.airflow_env import airflow_env, connections
 
 pytestmark = pytest.mark.unit
 

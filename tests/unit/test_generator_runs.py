@@ -8,17 +8,17 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from tillflow.generators.churn import (
+from tillflow.domain.generation.model import Catalog
+from tillflow.domain.generation.reference import TIERS
+from tillflow.entrypoints.commands.generate import history_window
+from tillflow.jobs.generators.churn import (
     CHURN_ITEM_ID_BASE,
     INSERTS_PER_RUN,
     plan_item_churn,
     plan_tier_changes,
     slot_of,
 )
-from tillflow.generators.commands import history_window
-from tillflow.generators.model import Catalog
-from tillflow.generators.reference import TIERS
-from tillflow.generators.scans import CountingSink, run_history, run_live
+from tillflow.jobs.generators.scans import CountingSink, run_history, run_live
 
 pytestmark = pytest.mark.unit
 

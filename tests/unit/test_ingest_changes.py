@@ -11,8 +11,10 @@ import pyarrow as pa
 import pytest
 
 from spark.kafka_source import _cap, _flat, _nest
-from tillflow.ingest import cdc, orders, pipeline
-from tillflow.ingest.records import TimeWindow, kafka_arrow_schema
+from tillflow.domain.events import changes as cdc
+from tillflow.domain.events import orders
+from tillflow.domain.events.records import TimeWindow, kafka_arrow_schema
+from tillflow.jobs.ingest import pipeline
 
 pytestmark = pytest.mark.unit
 

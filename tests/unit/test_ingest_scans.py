@@ -10,8 +10,10 @@ import struct
 import pyarrow as pa
 import pytest
 
-from tillflow.ingest import events, pgcopy, scans
-from tillflow.ingest.records import TimeWindow, kafka_arrow_schema
+from tillflow.adapters import pgcopy
+from tillflow.domain.events import samples as events
+from tillflow.domain.events import scans
+from tillflow.domain.events.records import TimeWindow, kafka_arrow_schema
 
 pytestmark = pytest.mark.unit
 

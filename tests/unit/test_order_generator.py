@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tillflow.api.commands import generate_subcommands, register
-from tillflow.api.models import OrderCreate
-from tillflow.api.order_generator import OrderPlanner, ReferenceMix, qualifies
+from tillflow.entrypoints.commands.orders import generate_subcommands, register
+from tillflow.jobs.api.models import OrderCreate
+from tillflow.jobs.api.order_generator import OrderPlanner, ReferenceMix, qualifies
 
 pytestmark = pytest.mark.unit
 

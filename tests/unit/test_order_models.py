@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tillflow.api.models import (
+from tillflow.jobs.api.models import (
     Discount,
     DiscountTooLarge,
     OrderCreate,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tillflow.quality import dbt, fixtures, gates
+from tillflow.jobs.elt import dbt, fixtures, gates
 
 pytestmark = pytest.mark.unit
 

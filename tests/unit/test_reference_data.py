@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from tillflow.generators.places import CITIES, ZONE_STORE_COUNTS
-from tillflow.generators.reference import (
+from tillflow.domain.generation.places import CITIES, ZONE_STORE_COUNTS
+from tillflow.domain.generation.reference import (
     COLUMNS,
     N_ITEMS,
     Reference,

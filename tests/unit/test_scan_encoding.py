@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
 
-from tillflow.generators import encoding
-from tillflow.generators.model import SCAN_ID_DTYPE, Catalog, Scans, scan_id_hex, scans_between
-from tillflow.generators.scans import (
-    MALFORMED_KINDS,
-    CountingSink,
-    bad_events,
-    run_history,
+from tillflow.domain.generation import encoding
+from tillflow.domain.generation.model import (
+    SCAN_ID_DTYPE,
+    Catalog,
+    Scans,
+    scan_id_hex,
+    scans_between,
 )
+from tillflow.jobs.generators.scans import MALFORMED_KINDS, CountingSink, bad_events, run_history
 
 pytestmark = pytest.mark.unit
 
@@ -161,7 +162,7 @@ def test_bad_events_are_mixed_in_and_the_good_ones_stay_identical() -> None:
 
 @pytest.mark.parametrize("kind", MALFORMED_KINDS)
 def test_each_malformed_kind_breaks_the_contract(kind: str) -> None:
-    from tillflow.generators.scans import _malformed
+    from tillflow.jobs.generators.scans import _malformed
 
     good = encoding.split(encoding.encode(make_scans([(5, 1, 77, 1, ms("2026-03-08T14:00Z"))])))[0]
     bad = _malformed(kind, good)

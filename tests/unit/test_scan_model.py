@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from tillflow.generators import encoding
-from tillflow.generators.model import (
+from tillflow.domain.generation import encoding
+from tillflow.domain.generation.model import (
     HOURLY_MULTIPLIER,
     Catalog,
     Scans,
@@ -20,7 +20,7 @@ from tillflow.generators.model import (
     scans_between,
     scans_for_hour,
 )
-from tillflow.generators.scans import CountingSink, run_history
+from tillflow.jobs.generators.scans import CountingSink, run_history
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.unit.test_kafka_offsets import FakeMessage
-from tillflow.suggestions.pipeline import Batch, rewind_points
+from tillflow.jobs.suggestions.pipeline import Batch, rewind_points
 
 
 def _batch(*coords: tuple[str, int, int]) -> Batch:

@@ -1,4 +1,4 @@
-"""The suggestion rule (include/tillflow/suggestions/rule.py) and its wire formats."""
+"""The suggestion rule (include/tillflow/domain/suggestions/rule.py) and its wire formats."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from tillflow.suggestions import events
-from tillflow.suggestions.rule import (
+from tillflow.domain.suggestions import events
+from tillflow.domain.suggestions.rule import (
     FACTOR_MAX,
     FACTOR_MIN,
     PICK_AMONG,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tillflow.suggestions.bench import STAGES, stage_breakdown
+from tillflow_bench.suggestions import STAGES, stage_breakdown
 
 
 def test_each_stage_is_the_gap_between_its_two_timestamps() -> None:

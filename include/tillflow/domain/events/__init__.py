@@ -1,0 +1,1 @@
+"""The platform's event contracts: parsing and validation of Kafka records into warehouse rows (pure)."""

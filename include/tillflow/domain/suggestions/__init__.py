@@ -1,0 +1,1 @@
+"""The suggestion rule and the messages it reads and writes (pure)."""

@@ -1,0 +1,1 @@
+"""Entry points: the `tillflow` command, its sub-commands and the demo."""

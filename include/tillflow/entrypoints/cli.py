@@ -1,0 +1,164 @@
+"""The `tillflow` command: run the local stack and the platform's tools.
+
+tillflow up [SERVICE ...]      start the local stack (idempotent)
+tillflow down [SERVICE ...]    stop what `up` started
+tillflow status                each service, its address and state
+tillflow logs SERVICE [-n N]   the tail of a service's log
+tillflow demo                  the pipeline end to end through Airflow DAG runs
+tillflow airflow ARGS...       any `airflow` command with the stack's configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tillflow.config import Settings
+from tillflow.runtime import manager
+from tillflow.runtime.airflow_env import airflow_env
+from tillflow.runtime.process import StackError
+from tillflow.runtime.services import all_services
+
+
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"tillflow stack (state in {settings.home})")
+    manager.up(settings, args.services)
+    print(
+        f"ready. Airflow UI {settings.airflow.base_url} "
+        f"(login {settings.airflow.admin_user} / {settings.airflow.admin_password})"
+    )
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    manager.down(settings, args.services)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    rows = manager.status(settings, args.services)
+    print(f"{'SERVICE':<22} {'STATE':<12} {'PID':>8}  ADDRESS")
+    for row in rows:
+        print(f"{row.name:<22} {row.state:<12} {row.pid or '-':>8}  {row.address}")
+    if not args.services and any(r.name == "postgres" and r.state in _UP for r in rows):
+        from tillflow.entrypoints.commands.ingest import status_lines
+
+        print("\ningestion progress (ops.ingest_batches)")
+        try:
+            for line in status_lines(settings):
+                print(line)
+        except Exception as exc:  # the warehouse may not be migrated yet
+            print(f"  not available yet: {str(exc).splitlines()[0]}")
+    return 0
+
+
+_UP = {"running", "external"}
+
+
+def _cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
+    services = {s.name: s for s in all_services(settings)}
+    if args.service not in services:
+        print(f"unknown service {args.service!r}; one of: {', '.join(services)}", file=sys.stderr)
+        return 2
+    log: Path = services[args.service].log_file
+    if not log.exists():
+        print(f"no log yet at {log}", file=sys.stderr)
+        return 1
+    argv = ["tail", "-n", str(args.lines)] + (["-f"] if args.follow else []) + [str(log)]
+    return subprocess.call(argv)
+
+
+def _cmd_airflow(args: argparse.Namespace, settings: Settings) -> int:
+    airflow = str(Path(sys.executable).parent / "airflow")
+    env = airflow_env(settings)
+    os.execve(airflow, [airflow, *args.airflow_args], env)
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow.entrypoints import demo
+
+    return demo.run(settings)
+
+
+#: Modules that add subcommands: each has ``register(subparsers) -> None``.
+COMMAND_MODULES: list[str] = [
+    "tillflow.entrypoints.commands.orders",
+    "tillflow.entrypoints.commands.ingest",
+    "tillflow.entrypoints.commands.generate",
+    "tillflow.entrypoints.commands.elt",
+    "tillflow.entrypoints.commands.suggestions",
+    "tillflow.entrypoints.dag_parse",
+]
+
+
+def command_group(sub: Any, name: str, help_text: str, description: str | None = None) -> Any:
+    """The sub-commands of ``tillflow NAME``, created by the first module that asks for them
+    (several modules add to ``bench`` and to their own groups)."""
+    parser = sub.choices.get(name)
+    if parser is None:
+        parser = sub.add_parser(name, help=help_text, description=description or help_text)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tillflow",
+        description="tillflow: a retail point-of-sale data platform on Airflow, Kafka, Spark, dbt.",
+        epilog="Settings come from TILLFLOW_* environment variables; see the README.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    names = "postgres, kafka, redis, airflow (or one airflow-* component)"
+
+    p = sub.add_parser("up", help="start the local stack; a second `up` changes nothing")
+    p.add_argument("services", nargs="*", help=f"only these services ({names})")
+    p.set_defaults(func=_cmd_up)
+
+    p = sub.add_parser("down", help="stop exactly what `up` started")
+    p.add_argument("services", nargs="*", help=f"only these services ({names})")
+    p.set_defaults(func=_cmd_down)
+
+    p = sub.add_parser("status", help="each service of the stack, its address and state")
+    p.add_argument("services", nargs="*", help=f"only these services ({names})")
+    p.set_defaults(func=_cmd_status)
+
+    p = sub.add_parser("logs", help="show a service's log")
+    p.add_argument("service", help="service name as shown by `tillflow status`")
+    p.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default 50)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep following the log")
+    p.set_defaults(func=_cmd_logs)
+
+    p = sub.add_parser(
+        "demo", help="the main job: run the pipeline through Airflow, print a summary"
+    )
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("airflow", help="run an `airflow` command with the stack's configuration")
+    p.add_argument("airflow_args", nargs=argparse.REMAINDER, help="arguments for `airflow`")
+    p.set_defaults(func=_cmd_airflow)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings))
+    except (StackError, ValueError) as exc:
+        print(f"tillflow: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""`tillflow elt ...`: the warehouse's tools (fixtures, dbt manifest/build/docs, GX gates, hashes)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from tillflow import config
+from tillflow.config import Settings
+from tillflow.entrypoints.cli import command_group
+
+
+def _day(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _interval(args: argparse.Namespace) -> tuple[datetime, datetime]:
+    start = _day(args.day)
+    return start, start + timedelta(days=args.days)
+
+
+def _dbt_dsn(settings: Settings, database: str) -> str:
+    return settings.postgres.dsn(database, settings.postgres.dbt)
+
+
+def _cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow.jobs.elt import dbt, fixtures, gates, marts
+
+    db = args.database
+    if args.elt_command == "fixtures":
+        admin = fixtures.prepare_database(settings.postgres.dsn("postgres"), db)
+        fixtures.clear(admin)
+        print(json.dumps(fixtures.load(admin)))
+    elif args.elt_command == "manifest":
+        print(dbt.parse_manifest(_dbt_dsn(settings, db)))
+    elif args.elt_command == "build":
+        run = dbt.build_interval(_dbt_dsn(settings, db), *_interval(args))
+        print(f"dbt build {args.day} (+{args.days}d): {run.seconds:.1f}s")
+    elif args.elt_command == "docs":
+        print(dbt.generate_docs(_dbt_dsn(settings, db), dbt.docs_dir(settings)))
+    elif args.elt_command == "gate":
+        start, end = _interval(args)
+        checks = (
+            gates.raw_checks(start, end) if args.which == "raw" else gates.mart_checks(start, end)
+        )
+        report = gates.run_gate(f"{args.which}_gate", checks, _dbt_dsn(settings, db), (start, end))
+        print(f"{report.gate}: {'passed' if report.success else 'FAILED'} ({len(report.results)})")
+    elif args.elt_command == "backfill-check":
+        from tillflow.entrypoints import backfill_check as backfill
+
+        days = backfill.day_range(date.fromisoformat(args.start), date.fromisoformat(args.end))
+        rerun = date.fromisoformat(args.rerun) if args.rerun else days[len(days) // 2]
+        if args.fixtures:
+            admin = fixtures.prepare_database(settings.postgres.dsn("postgres"), db)
+            print(f"fixture rows in {db}: {json.dumps(fixtures.load(admin))}")
+        t0 = time.monotonic()
+        code = backfill.check(settings, days, rerun, _dbt_dsn(settings, db))
+        print(f"backfill-check wall time {time.monotonic() - t0:.0f}s")
+        return code
+    elif args.elt_command == "hashes":
+        for name, digest in marts.mart_hashes(_dbt_dsn(settings, db)).items():
+            print(f"{name:<28} {digest}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import elt as bench
+
+    pg = settings.postgres
+    print(f"bench elt: {args.scans:,} scans/day, {args.history_days} days of history, db {args.db}")
+    result = bench.run_bench(
+        pg.dsn("postgres"),
+        lambda db: pg.dsn(db, pg.dbt),
+        scans=args.scans,
+        history_days=args.history_days,
+        database=args.db,
+        owner=pg.dbt.name,
+        keep=args.keep,
+    )
+    print(f"daily re-run alone:              {result.alone.seconds:6.1f}s")
+    print(
+        f"daily re-run with {result.history_days:>2} days history: "
+        f"{result.with_history.seconds:6.1f}s"
+    )
+    verdict = "ok" if result.ratio < 1.2 else "ABOVE the 1.2 target"
+    print(f"ratio: {result.ratio:.3f} ({verdict}); raw COPY {result.load_seconds:.0f}s")
+    print("nodes by added time (alone -> with history, s):")
+    for node, alone, hist in result.growth():
+        print(f"  {node:<70} {alone:6.2f} -> {hist:6.2f}")
+    return 0 if result.ratio < 1.2 else 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("elt", help="warehouse tools: fixtures, dbt, GX gates, mart hashes")
+    p.add_argument("--database", default=config.DB_WAREHOUSE, help="warehouse database")
+    sub = p.add_subparsers(dest="elt_command", required=True, metavar="ELT_COMMAND")
+    sub.add_parser("fixtures", help="migrate raw and (re)load the deterministic fixture rows")
+    sub.add_parser("manifest", help="dbt parse: refresh dbt_project/target/manifest.json")
+    sub.add_parser("docs", help="generate the dbt docs site for the Cosmos docs plugin")
+    sub.add_parser("hashes", help="a hash of each mart's ordered rows")
+    for name, text in (("build", "dbt build for UTC days"), ("gate", "run a GX gate for UTC days")):
+        q = sub.add_parser(name, help=text)
+        if name == "gate":
+            q.add_argument("which", choices=["raw", "marts"])
+        q.add_argument("day", help="first UTC day, YYYY-MM-DD")
+        q.add_argument("--days", type=int, default=1, help="number of days (default 1)")
+    q = sub.add_parser(
+        "backfill-check",
+        help="airflow backfill create over days, re-run one, compare mart hashes",
+        description="Runs `airflow backfill create` for tillflow_elt_daily through the running "
+        "scheduler (conf skip_ingestion_wait), waits for the runs, hashes every mart, re-runs "
+        "one day (--reprocess-behavior completed) and hashes again. The DAG writes to the "
+        "database of the postgres_warehouse connection: --database must name the same one.",
+    )
+    q.add_argument("--from", dest="start", required=True, help="first UTC day, YYYY-MM-DD")
+    q.add_argument("--to", dest="end", required=True, help="last UTC day (inclusive)")
+    q.add_argument("--rerun", help="the day to re-run (default: the middle day)")
+    q.add_argument(
+        "--fixtures",
+        action="store_true",
+        help="load the raw fixture rows first (days 2026-03-02..04)",
+    )
+    p.set_defaults(func=_cmd)
+
+    b = command_group(subparsers, "bench", "benchmarks measured on this machine").add_parser(
+        "elt",
+        help="the daily dbt build of a day of scans, alone and with days of history loaded",
+        description="In a database of its own (dropped at the end): COPY synthetic raw scans, "
+        "build one day alone, then load and build earlier days and re-run that day. Prints both "
+        "wall times, their ratio (target < 1.2) and the dbt nodes whose time grew.",
+    )
+    b.add_argument("--scans", type=int, default=1_000_000, help="scans per day (default 1M)")
+    b.add_argument("--history-days", type=int, default=10, help="days of history (default 10)")
+    b.add_argument("--db", default="tillflow_bench_elt", help="bench database (dropped at the end)")
+    b.add_argument("--keep", action="store_true", help="keep the bench database")
+    b.set_defaults(func=_cmd_bench)

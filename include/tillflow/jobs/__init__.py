@@ -1,0 +1,1 @@
+"""Jobs and services: ingestion, CDC, the suggestion consumer, the orders API, the generators, the ELT."""

@@ -1,0 +1,1 @@
+"""The daily ELT: the dbt runner, the Great Expectations gates, the raw fixtures and the mart checks."""

@@ -1,0 +1,120 @@
+"""A plain-Python consumer feeding the same sink as Spark: the yardstick the Spark job is measured
+against, and a fallback engine for machines without Java.
+
+It reads with ``assign`` from the job's commit log (no consumer group), in chunks bounded by rows
+and by time, and lands each chunk in one transaction through ``pipeline.process``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tillflow.domain.events.records import TimeWindow, kafka_arrow_schema
+from tillflow.jobs.ingest import pipeline
+from tillflow.jobs.ingest.sink import Sink, committed_offsets
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+CONSUMER_TUNING: dict[str, Any] = {
+    "group.id": "tillflow-plain-ingest",  # never joined: assign only
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": False,
+    "fetch.wait.max.ms": 10,
+    "queued.min.messages": 1_000_000,
+    "queued.max.messages.kbytes": 1_048_576,
+}
+
+
+@dataclass
+class PlainResult:
+    records: int = 0
+    landed: int = 0
+    dead_letters: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+
+def _table(msgs: list[Any]) -> pa.Table:
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(msgs)
+    return pa.table(
+        [
+            pa.array([m.key() for m in msgs], pa.binary()),
+            pa.array([m.value() for m in msgs], pa.binary()),
+            pa.array([m.topic() for m in msgs], pa.string()),
+            pa.array([m.partition() for m in msgs], pa.int32()),
+            pa.array([m.offset() for m in msgs], pa.int64()),
+            pa.array(
+                np.asarray([m.timestamp()[1] for m in msgs], np.int64) * 1000,
+                pa.timestamp("us", tz="UTC"),
+            ),
+            pa.array(np.zeros(n, np.int32)),
+        ],
+        schema=kafka_arrow_schema(),
+    )
+
+
+def run(
+    bootstrap: str,
+    topics: Sequence[str],
+    dsn: str,
+    job: str,
+    *,
+    kinds: Mapping[str, str] | None = None,
+    sink_mode: str = "merge",
+    chunk_rows: int = 200_000,
+    window_seconds: float = 0.1,
+    stop_after: int | None = None,
+    idle_seconds: float | None = 5.0,
+    deadline_seconds: float = 600.0,
+) -> PlainResult:
+    """Consume and land until ``stop_after`` records, ``idle_seconds`` without records, or the
+    deadline."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, **CONSUMER_TUNING})
+    meta = consumer.list_topics(timeout=10)
+    committed = committed_offsets(dsn, job)
+    assignment = [
+        TopicPartition(t, p, committed.get((t, p), 0))
+        for t in topics
+        for p in sorted(meta.topics[t].partitions)
+    ]
+    consumer.assign(assignment)
+    sink = Sink(dsn, job, sink_mode)
+    result = PlainResult()
+    window = TimeWindow.current()
+    started = time.perf_counter()
+    last_data = time.monotonic()
+    try:
+        while True:
+            buf: list[Any] = []
+            t_chunk = time.monotonic()
+            while len(buf) < chunk_rows and time.monotonic() - t_chunk < window_seconds:
+                msgs = consumer.consume(chunk_rows - len(buf), window_seconds)
+                buf.extend(m for m in msgs if m.error() is None)
+            if buf:
+                last_data = time.monotonic()
+                s = pipeline.process(sink, _table(buf), window, kinds)
+                result.records += s.records
+                result.landed += s.landed
+                result.dead_letters += s.dead_letters
+                result.chunks += 1
+            if stop_after is not None and result.records >= stop_after:
+                break
+            if idle_seconds is not None and time.monotonic() - last_data > idle_seconds:
+                break
+            if time.perf_counter() - started > deadline_seconds:
+                break
+    finally:
+        consumer.close()
+        sink.close()
+    result.seconds = time.perf_counter() - started
+    return result

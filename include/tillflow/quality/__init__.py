@@ -1,1 +1,0 @@
-"""Warehouse quality: raw fixtures, the dbt runner and the Great Expectations gates."""

@@ -1,0 +1,1 @@
+"""The platform's own processes as managed services of the local stack (composition over the jobs)."""

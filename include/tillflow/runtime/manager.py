@@ -1,0 +1,99 @@
+"""`up`, `down` and `status` of the local stack.
+
+`up` is idempotent: a service already running and healthy is left alone. `down` stops exactly what
+`up` started (processes found through the pid files in the state folder), never an external service.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterable
+
+from tillflow.adapters.warehouse import ensure_databases
+from tillflow.config import Settings
+from tillflow.runtime import process
+from tillflow.runtime.services import Service, ServiceStatus, all_services
+
+Echo = Callable[[str], None]
+
+
+def _selected(settings: Settings, names: Iterable[str] | None) -> list[Service]:
+    services = all_services(settings)
+    if not names:
+        return services
+    wanted = set(names)
+    unknown = wanted - {s.name for s in services} - {"airflow"}
+    if unknown:
+        raise process.StackError(f"unknown service(s): {', '.join(sorted(unknown))}")
+    return [
+        s for s in services if s.name in wanted or ("airflow" in wanted and "airflow" in s.name)
+    ]
+
+
+def check_java() -> None:
+    if shutil.which("java") is None:
+        raise process.StackError(
+            "java not found on PATH: CDC (Debezium) needs Java 17; install a JDK or set JAVA_HOME"
+        )
+
+
+def _phases(services: list[Service]) -> list[list[Service]]:
+    """Group services by ``Service.phase``: one phase starts together, phases start in order."""
+    phases: dict[int, list[Service]] = {}
+    for service in services:
+        phases.setdefault(service.phase, []).append(service)
+    return [phases[k] for k in sorted(phases)]
+
+
+def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = print) -> list[str]:
+    """Start what is not running; return the names of the services this call started."""
+    started: list[str] = []
+    for phase in _phases(_selected(settings, names)):
+        t0 = time.monotonic()
+        starting: list[Service] = []
+        for service in phase:
+            if service.external:
+                if not service.healthy():
+                    raise process.StackError(
+                        f"{service.name}: external server at {service.address} is not reachable; "
+                        f"check its settings or unset {service.external_setting}"
+                    )
+                echo(f"  {service.name:<22} external   {service.address}")
+            elif service.running() and service.healthy():
+                echo(f"  {service.name:<22} running    {service.address} (unchanged)")
+            else:
+                if service.running():
+                    # Alive but not answering: restart it cleanly rather than start a second one.
+                    service.stop()
+                service.preflight()
+                service.start()
+                starting.append(service)
+        for service in starting:
+            process.wait_until(
+                service.healthy, service.health_timeout, service.name, service.log_file
+            )
+            started.append(service.name)
+            echo(
+                f"  {service.name:<22} started    {service.address} ({time.monotonic() - t0:.1f}s)"
+            )
+        if any(s.name == "postgres" for s in phase):
+            ensure_databases(settings)
+    return started
+
+
+def down(settings: Settings, names: Iterable[str] | None = None, echo: Echo = print) -> list[str]:
+    stopped: list[str] = []
+    for service in reversed(_selected(settings, names)):
+        if service.external:
+            continue
+        if service.stop():
+            stopped.append(service.name)
+            echo(f"  {service.name:<22} stopped")
+    if not stopped:
+        echo("  nothing of the stack was running")
+    return stopped
+
+
+def status(settings: Settings, names: Iterable[str] | None = None) -> list[ServiceStatus]:
+    return [service.status() for service in _selected(settings, names)]

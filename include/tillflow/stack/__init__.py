@@ -1,1 +1,0 @@
-"""The local stack: embedded PostgreSQL, Tansu, Redis and Airflow as managed processes."""
