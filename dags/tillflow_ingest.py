@@ -49,8 +49,8 @@ JOB = "ingest"
 def tillflow_ingest() -> None:
     @task
     def migrate() -> list[str]:
+        from tillflow.adapters.warehouse import ensure_schema
         from tillflow.config import Settings
-        from tillflow_bench.ingest import ensure_schema
 
         return ensure_schema(Settings.from_env())
 

@@ -31,30 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from tillflow import config
+from tillflow.adapters.warehouse import admin_dsn, ensure_schema, warehouse_dsn
 from tillflow.config import Settings
 from tillflow.domain.events import samples as events
-
-JOB_SCRIPT = config.PROJECT_ROOT / "spark" / "ingest_job.py"
-
+from tillflow.jobs.ingest.launcher import JOB_SCRIPT, job_env
 
 #: ``tillflow bench ingest`` measures in a scratch warehouse made anew each run and dropped at the
 #: end: every run starts from the same empty tables and indexes, and the real warehouse never
 #: carries the bench's rows (the benches had left 351 MB of empty primary key in raw.pos_scans).
 BENCH_DB = "tillflow_bench_warehouse"
-
-
-def warehouse_dsn(settings: Settings, database: str = config.DB_WAREHOUSE) -> str:
-    return settings.postgres.dsn(database, settings.postgres.ingest)
-
-
-def admin_dsn(settings: Settings, database: str = config.DB_WAREHOUSE) -> str:
-    return settings.postgres.dsn(database)
-
-
-def ensure_schema(settings: Settings, database: str = config.DB_WAREHOUSE) -> list[str]:
-    from tillflow.adapters.migrations import migrate
-
-    return migrate(admin_dsn(settings, database), "warehouse")
 
 
 # --- producing ----------------------------------------------------------------------------------
@@ -236,14 +221,6 @@ def drill_command(
             "merge",
         ],
     )
-
-
-def job_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    env["PYSPARK_PYTHON"] = sys.executable
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # workers re-import pandas/pyarrow: keep .pyc
-    return env
 
 
 def start_job(cmd: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:

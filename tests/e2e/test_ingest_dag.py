@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from tillflow import config
+from tillflow.adapters.warehouse import ensure_schema, warehouse_dsn
 from tillflow.config import Settings
-from tillflow_bench.ingest import ensure_schema, warehouse_dsn
 
 pytestmark = pytest.mark.e2e
 

@@ -37,6 +37,22 @@ def _ensure_database(cur: psycopg.Cursor[Any], name: str, owner: Role) -> None:
         )
 
 
+def warehouse_dsn(settings: Settings, database: str = config.DB_WAREHOUSE) -> str:
+    """The ingestion role's DSN on a warehouse database."""
+    return settings.postgres.dsn(database, settings.postgres.ingest)
+
+
+def admin_dsn(settings: Settings, database: str = config.DB_WAREHOUSE) -> str:
+    return settings.postgres.dsn(database)
+
+
+def ensure_schema(settings: Settings, database: str = config.DB_WAREHOUSE) -> list[str]:
+    """Apply the warehouse migrations (raw and ops tables); the names of those applied now."""
+    from tillflow.adapters.migrations import migrate
+
+    return migrate(admin_dsn(settings, database), "warehouse")
+
+
 def ensure_databases(settings: Settings) -> None:
     """Create roles (api, ingest, dbt, airflow), the three databases and the warehouse's raw/ops
     schemas with their grants. Safe to run on every `up`."""

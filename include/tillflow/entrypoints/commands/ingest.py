@@ -15,8 +15,9 @@ from tillflow.entrypoints.cli import command_group
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Spark ingestion job in this process's place (signals reach it directly)."""
+    from tillflow.adapters.warehouse import ensure_schema
     from tillflow.jobs.ingest.jobargs import to_argv
-    from tillflow_bench.ingest import JOB_SCRIPT, ensure_schema, job_env
+    from tillflow.jobs.ingest.launcher import JOB_SCRIPT, job_env
 
     ensure_schema(settings)
     argv = [sys.executable, str(JOB_SCRIPT), *to_argv(args)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tillflow import config
 from tillflow.config import Settings, _env_flag
 from tillflow.runtime import process
 from tillflow.runtime.services import Bound, Endpoint, Service
@@ -52,7 +51,8 @@ class Ingest(Service):
         return self.ready_file.read_text().strip() == str(pid)
 
     def start(self) -> None:
-        from tillflow_bench.ingest import ensure_schema, job_env
+        from tillflow.adapters.warehouse import ensure_schema
+        from tillflow.jobs.ingest.launcher import JOB_SCRIPT, job_env
 
         ensure_schema(self.settings)
         self.ready_file.unlink(missing_ok=True)
@@ -61,7 +61,7 @@ class Ingest(Service):
         process.spawn(
             [
                 sys.executable,
-                str(config.PROJECT_ROOT / "spark" / "ingest_job.py"),
+                str(JOB_SCRIPT),
                 "--mode",
                 "continuous",
                 "--job",
