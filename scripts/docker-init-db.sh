@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # First start of the `tillflow-postgres` container (Astro mode): the roles and databases that the
-# local stack creates in include/tillflow/adapters/warehouse.py, with the same names and passwords.
+# local stack creates in include/tillflow/adapters/warehouse.py (ensure_databases, prepare_warehouse),
+# with the same names, passwords and grants.
 set -euo pipefail
 psql -v ON_ERROR_STOP=1 -U postgres <<'SQL'
 create role tillflow_api with login replication password 'tillflow_api';
@@ -15,4 +16,6 @@ create schema ops authorization tillflow_ingest;
 grant usage on schema raw, ops to tillflow_dbt;
 alter default privileges for role tillflow_ingest in schema raw grant select on tables to tillflow_dbt;
 alter default privileges for role tillflow_ingest in schema ops grant select on tables to tillflow_dbt;
+alter default privileges for role postgres in schema raw grant select on tables to tillflow_dbt;
+alter default privileges for role postgres in schema ops grant select on tables to tillflow_dbt;
 SQL

@@ -24,7 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tillflow.adapters.warehouse import drop_database, recreate_database
+from tillflow.adapters.warehouse import drop_database, prepare_warehouse
+from tillflow.config import Settings
 
 BENCH_DB = "tillflow_bench_elt"
 STORES = 1000
@@ -172,14 +173,6 @@ def _copy(dsn: str, table: str, columns: str, text: str) -> None:
         cur.execute(f"analyze raw.{table}")
 
 
-def create_database(admin_dsn: str, database: str, owner: str) -> str:
-    """A fresh database owned by the dbt role with the warehouse migrations; its admin DSN."""
-    from tillflow.jobs.elt import fixtures
-
-    recreate_database(admin_dsn, database, owner)
-    return fixtures.prepare_database(admin_dsn, database, owner)
-
-
 def _node_times(target: Path) -> dict[str, float]:
     results = json.loads((target / "run_results.json").read_text())
     return {r["unique_id"]: float(r["execution_time"]) for r in results["results"]}
@@ -209,8 +202,12 @@ def run_bench(
     """Measure the target day's build alone, then after ``history_days`` earlier days."""
     import tempfile
 
+    settings = Settings.from_env()
+    if owner != settings.postgres.dbt.name:
+        raise ValueError(f"the bench database is owned by the dbt role, not {owner!r}")
     t_load = 0.0
-    admin = create_database(admin_dsn, database, owner)
+    # A fresh warehouse with the real one's roles, schemas, grants and migrations.
+    admin = prepare_warehouse(settings, database, fresh=True)
     dsn = dbt_dsn_for(database)
     try:
         with tempfile.TemporaryDirectory(prefix="tillflow-bench-elt-") as tmp:

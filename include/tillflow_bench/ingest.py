@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from tillflow import config
-from tillflow.adapters.warehouse import admin_dsn, ensure_schema, warehouse_dsn
+from tillflow.adapters.warehouse import admin_dsn, warehouse_dsn
+from tillflow.adapters.warehouse import ensure_schema as ensure_schema  # the drills' callers use it
 from tillflow.config import Settings
 from tillflow.domain.events import samples as events
 from tillflow.jobs.ingest.launcher import JOB_SCRIPT, job_env
@@ -557,14 +558,13 @@ def run(
     max_offsets_per_trigger: int = 200_000,
     out: Any = print,
 ) -> dict[str, Any]:
-    from tillflow.adapters.warehouse import drop_database, prepare_warehouse, recreate_database
+    from tillflow.adapters.warehouse import drop_database, prepare_warehouse
 
     database = BENCH_DB
     server = settings.postgres.dsn("postgres")
-    recreate_database(server, database, settings.postgres.ingest.name)
     try:
-        prepare_warehouse(settings, database)
-        ensure_schema(settings, database)
+        # A fresh warehouse with the real one's roles, schemas, grants and migrations.
+        prepare_warehouse(settings, database, fresh=True)
         return _measure(
             settings,
             database,

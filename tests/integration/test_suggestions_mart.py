@@ -12,6 +12,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from tillflow.adapters.warehouse import prepare_warehouse
 from tillflow.config import Settings
 from tillflow.jobs.elt import dbt, fixtures
 
@@ -70,7 +71,7 @@ def _own_rows() -> fixtures.RawRows:
 def dbt_dsn() -> Iterator[str]:
     settings = Settings.from_env()
     pg = settings.postgres
-    admin = fixtures.prepare_database(pg.dsn("postgres"), TEST_DB, pg.dbt.name)
+    admin = prepare_warehouse(settings, TEST_DB)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("drop schema if exists staging, snapshots, core, marts, serving cascade")
     fixtures.clear(admin)

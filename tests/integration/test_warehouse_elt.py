@@ -11,6 +11,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from tillflow.adapters.warehouse import prepare_warehouse
 from tillflow.config import Settings
 from tillflow.jobs.elt import dbt, fixtures, gates, marts
 
@@ -28,7 +29,7 @@ PRICE_DAY = (datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC))
 def dsns() -> Iterator[dict[str, str]]:
     settings = Settings.from_env()
     pg = settings.postgres
-    admin = fixtures.prepare_database(pg.dsn("postgres"), TEST_DB, pg.dbt.name)
+    admin = prepare_warehouse(settings, TEST_DB)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("drop schema if exists staging, snapshots, core, marts, serving cascade")
     fixtures.clear(admin)

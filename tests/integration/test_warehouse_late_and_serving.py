@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tillflow.adapters.warehouse import prepare_warehouse
 from tillflow.config import Settings
 from tillflow.jobs.elt import dbt, fixtures
 
@@ -68,7 +69,7 @@ def expected_order_totals() -> tuple[int, Decimal, Decimal]:
 def dsns() -> Iterator[dict[str, str]]:
     settings = Settings.from_env()
     pg = settings.postgres
-    admin = fixtures.prepare_database(pg.dsn("postgres"), TEST_DB, pg.dbt.name)
+    admin = prepare_warehouse(settings, TEST_DB)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("drop schema if exists staging, snapshots, core, marts, serving cascade")
     fixtures.clear(admin)

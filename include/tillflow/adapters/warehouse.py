@@ -1,4 +1,5 @@
-"""Databases, roles and schemas the platform needs on its PostgreSQL server (idempotent)."""
+"""Databases, roles, schemas and grants of the platform's PostgreSQL server (idempotent): the one
+place that prepares a warehouse database, the real one and the scratch/test copies alike."""
 
 from __future__ import annotations
 
@@ -46,11 +47,17 @@ def admin_dsn(settings: Settings, database: str = config.DB_WAREHOUSE) -> str:
     return settings.postgres.dsn(database)
 
 
-def ensure_schema(settings: Settings, database: str = config.DB_WAREHOUSE) -> list[str]:
-    """Apply the warehouse migrations (raw and ops tables); the names of those applied now."""
+def migrate_warehouse(dsn: str) -> list[str]:
+    """Apply the warehouse migrations (raw and ops tables) through an administrator's ``dsn``;
+    the names of those applied now."""
     from tillflow.adapters.migrations import migrate
 
-    return migrate(admin_dsn(settings, database), "warehouse")
+    return migrate(dsn, "warehouse")
+
+
+def ensure_schema(settings: Settings, database: str = config.DB_WAREHOUSE) -> list[str]:
+    """Apply the warehouse migrations (raw and ops tables); the names of those applied now."""
+    return migrate_warehouse(admin_dsn(settings, database))
 
 
 def ensure_databases(settings: Settings) -> None:
@@ -66,29 +73,81 @@ def ensure_databases(settings: Settings) -> None:
         _ensure_role(cur, pg.dbt)
         _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
         _ensure_database(cur, config.DB_OLTP, pg.api)
-        _ensure_database(cur, config.DB_WAREHOUSE, pg.dbt)
-    prepare_warehouse(settings)
+    # The warehouse's migrations are applied by whoever lands data first (the ingest DAG's
+    # `migrate` task, `tillflow ingest`, the managed ingest service), not by `up`.
+    prepare_warehouse(settings, migrate=False)
 
 
-def prepare_warehouse(settings: Settings, database: str = config.DB_WAREHOUSE) -> None:
-    """The raw/ops schemas of a warehouse database (the real one, or a bench's scratch copy),
-    owned by the ingestion role, readable by dbt."""
+def prepare_warehouse(
+    settings: Settings,
+    database: str = config.DB_WAREHOUSE,
+    *,
+    fresh: bool = False,
+    migrate: bool = True,
+) -> str:
+    """Make ``database`` a warehouse: the real one, or a scratch/test copy with the same roles,
+    schemas and grants; return its administrator DSN. Idempotent.
+
+    - the database is owned by the dbt role (dbt creates its own schemas there); ``fresh`` drops
+      it first (a bench's clean start);
+    - the ingestion role may connect and create there, and owns the ``raw`` and ``ops`` schemas
+      (when this function creates them; migrations run first made them the administrator's);
+    - dbt reads every table of ``raw`` and ``ops``, whoever created it: the ingestion role or the
+      administrator (the migrations), now and later (default privileges);
+    - ``migrate``: apply the warehouse migrations (as the administrator), then grant again so the
+      tables they created are readable whatever the order they were made in.
+    """
     import psycopg
+    from psycopg import sql
 
     pg = settings.postgres
-    ingest, dbt = pg.ingest.name, pg.dbt.name
-    with psycopg.connect(pg.dsn(database), autocommit=True) as conn:
-        conn.execute(f"grant create, connect on database {database} to {ingest}")
-        for schema in (config.SCHEMA_RAW, config.SCHEMA_OPS):
-            conn.execute(f"create schema if not exists {schema} authorization {ingest}")
-            conn.execute(f"grant usage on schema {schema} to {dbt}")
-            conn.execute(f"grant select on all tables in schema {schema} to {dbt}")
+    if fresh:
+        drop_database(pg.dsn("postgres"), database)
+    with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn, conn.cursor() as cur:
+        _ensure_database(cur, database, pg.dbt)
+    dsn = admin_dsn(settings, database)
+    ingest, dbt = sql.Identifier(pg.ingest.name), sql.Identifier(pg.dbt.name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("grant create, connect on database {} to {}").format(
+                sql.Identifier(database), ingest
+            )
+        )
+        for name in (config.SCHEMA_RAW, config.SCHEMA_OPS):
+            schema = sql.Identifier(name)
+            conn.execute(
+                sql.SQL("create schema if not exists {} authorization {}").format(schema, ingest)
+            )
             # Tables may be created by the ingest role or by the admin (migrations): dbt reads both.
-            for owner in (ingest, pg.admin_user):
+            for owner in (pg.ingest.name, pg.admin_user):
                 conn.execute(
-                    f"alter default privileges for role {owner} in schema {schema} "
-                    f"grant select on tables to {dbt}"
+                    sql.SQL(
+                        "alter default privileges for role {} in schema {} grant select on tables"
+                        " to {}"
+                    ).format(sql.Identifier(owner), schema, dbt)
                 )
+    if migrate:
+        migrate_warehouse(dsn)
+    _grant_read(dsn, pg.dbt.name)
+    return dsn
+
+
+def _grant_read(dsn: str, role: str) -> None:
+    """``role`` reads every table that exists now in the raw and ops schemas."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name in (config.SCHEMA_RAW, config.SCHEMA_OPS):
+            schema = sql.Identifier(name)
+            conn.execute(
+                sql.SQL("grant usage on schema {} to {}").format(schema, sql.Identifier(role))
+            )
+            conn.execute(
+                sql.SQL("grant select on all tables in schema {} to {}").format(
+                    schema, sql.Identifier(role)
+                )
+            )
 
 
 def drop_database(admin_dsn: str, name: str) -> None:

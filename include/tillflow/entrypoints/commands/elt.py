@@ -26,11 +26,12 @@ def _dbt_dsn(settings: Settings, database: str) -> str:
 
 
 def _cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow.adapters.warehouse import prepare_warehouse
     from tillflow.jobs.elt import dbt, fixtures, gates, marts
 
     db = args.database
     if args.elt_command == "fixtures":
-        admin = fixtures.prepare_database(settings.postgres.dsn("postgres"), db)
+        admin = prepare_warehouse(settings, db)
         fixtures.clear(admin)
         print(json.dumps(fixtures.load(admin)))
     elif args.elt_command == "manifest":
@@ -53,7 +54,7 @@ def _cmd(args: argparse.Namespace, settings: Settings) -> int:
         days = backfill.day_range(date.fromisoformat(args.start), date.fromisoformat(args.end))
         rerun = date.fromisoformat(args.rerun) if args.rerun else days[len(days) // 2]
         if args.fixtures:
-            admin = fixtures.prepare_database(settings.postgres.dsn("postgres"), db)
+            admin = prepare_warehouse(settings, db)
             print(f"fixture rows in {db}: {json.dumps(fixtures.load(admin))}")
         t0 = time.monotonic()
         code = backfill.check(settings, days, rerun, _dbt_dsn(settings, db))
