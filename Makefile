@@ -33,8 +33,8 @@ test: install ## the test command: lint, start the stack, run every test (what C
 test-unit: install ## unit and DAG integrity tests only (no services)
 	@pytest -m "unit or dags"
 
-lint: install ## ruff, mypy and sqlfluff
-	@ruff check . && ruff format --check . && mypy
+lint: install ## ruff, mypy, the import contracts (lint-imports) and sqlfluff
+	@ruff check . && ruff format --check . && mypy && lint-imports --no-cache
 	@cd dbt_project && sqlfluff lint models snapshots macros tests
 
 format: install ## ruff format and autofix

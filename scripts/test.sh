@@ -10,6 +10,7 @@ echo "== lint"
 ruff check .
 ruff format --check .
 mypy
+lint-imports --no-cache
 echo "== stack"
 started_here=0
 if ! tillflow status | grep -qE '^postgres +running'; then started_here=1; fi

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tillflow.config import Settings
-from tillflow.runtime.services import all_services
+from tillflow.runtime.registry import all_services
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from tillflow.adapters import kafka
 from tillflow.config import Settings
 from tillflow.domain.generation import reference
 from tillflow.domain.generation.model import Catalog
-from tillflow.jobs.generators import churn
+from tillflow.jobs.generators import churn, reference_load
 from tillflow.jobs.generators.scans import KafkaSink, partition_for_key, run_history
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ def fingerprint(dsn: str) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def loaded(oltp_dsn: str) -> dict[str, tuple[int, str]]:
-    applied, results = reference.bootstrap_oltp(oltp_dsn, seed=99)
+    applied, results = reference_load.bootstrap_oltp(oltp_dsn, seed=99)
     assert "001_reference.sql" in applied
     assert {r.table: r.loaded for r in results} == {
         "item_categories": 32,
@@ -77,7 +77,7 @@ def loaded(oltp_dsn: str) -> dict[str, tuple[int, str]]:
 
 def test_reference_load_is_idempotent(oltp_dsn: str, loaded: dict[str, tuple[int, str]]) -> None:
     # Given a database bootstrapped once; When the bootstrap runs again
-    applied, results = reference.bootstrap_oltp(oltp_dsn, seed=99)
+    applied, results = reference_load.bootstrap_oltp(oltp_dsn, seed=99)
     # Then nothing is applied or inserted and every row is the same
     assert applied == []
     assert all(r.loaded == 0 for r in results)
@@ -133,7 +133,7 @@ def test_churn_applies_once_per_slot_and_a_rebootstrap_keeps_it(oltp_dsn: str, l
     assert len(details["deleted"]) == 3 and set(details["deleted"]) <= clearance_ids
     # And running the same slot again, or the bootstrap, changes nothing
     assert [r.applied for r in churn.churn(oltp_dsn, at, seed=99)] == [False, False]
-    reference.bootstrap_oltp(oltp_dsn, seed=99)
+    reference_load.bootstrap_oltp(oltp_dsn, seed=99)
     assert fingerprint(oltp_dsn) == after_first
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tillflow.entrypoints.commands.orders import generate_subcommands, register
+from tillflow.entrypoints.commands import CommandTree
+from tillflow.entrypoints.commands.orders import register
 from tillflow.jobs.api.models import OrderCreate
 from tillflow.jobs.api.order_generator import OrderPlanner, ReferenceMix, qualifies
 
@@ -69,14 +70,14 @@ def test_an_empty_reference_table_is_named() -> None:
 def test_generate_orders_coexists_with_other_generate_commands(other_first: bool) -> None:
     # Given another module's `generate scans`, registered before or after ours
     parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
+    tree = CommandTree(parser.add_subparsers(dest="command"))
 
     def other() -> None:
-        generate_subcommands(sub).add_parser("scans")
+        tree.group("generate", "generators").add_parser("scans")
 
     if other_first:
         other()
-    register(sub)
+    register(tree)
     if not other_first:
         other()
     # Then both parse

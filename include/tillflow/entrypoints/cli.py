@@ -17,13 +17,13 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tillflow.config import Settings
+from tillflow.entrypoints.commands import CommandTree
 from tillflow.runtime import manager
 from tillflow.runtime.airflow_env import airflow_env
 from tillflow.runtime.process import StackError
-from tillflow.runtime.services import all_services
+from tillflow.runtime.registry import all_services
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,30 +86,23 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return demo.run(settings)
 
 
-#: Modules that add subcommands: each has ``register(subparsers) -> None``.
+#: Modules that add subcommands: each has ``register(tree: CommandTree) -> None``.
 COMMAND_MODULES: list[str] = [
     "tillflow.entrypoints.commands.orders",
     "tillflow.entrypoints.commands.ingest",
     "tillflow.entrypoints.commands.generate",
     "tillflow.entrypoints.commands.elt",
     "tillflow.entrypoints.commands.suggestions",
-    "tillflow.entrypoints.dag_parse",
 ]
 
-
-def command_group(sub: Any, name: str, help_text: str, description: str | None = None) -> Any:
-    """The sub-commands of ``tillflow NAME``, created by the first module that asks for them
-    (several modules add to ``bench`` and to their own groups)."""
-    parser = sub.choices.get(name)
-    if parser is None:
-        parser = sub.add_parser(name, help=help_text, description=description or help_text)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True)
+#: The benchmarks and drills live in their own package, which shipped code never imports: it is
+#: loaded only when one of these groups is the command that runs.
+BENCH_MODULE = "tillflow_bench.commands"
+BENCH_GROUPS = {"bench": "benchmarks measured on this machine"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; the bench group's commands only when ``argv`` names it."""
     parser = argparse.ArgumentParser(
         prog="tillflow",
         description="tillflow: a retail point-of-sale data platform on Airflow, Kafka, Spark, dbt.",
@@ -145,13 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("airflow_args", nargs=argparse.REMAINDER, help="arguments for `airflow`")
     p.set_defaults(func=_cmd_airflow)
 
+    tree = CommandTree(sub)
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        importlib.import_module(name).register(tree)
+    command = next(
+        (a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None
+    )
+    if command in BENCH_GROUPS:
+        importlib.import_module(BENCH_MODULE).register(tree)
+    else:
+        for name, text in BENCH_GROUPS.items():
+            sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         settings = Settings.from_env()
         return int(args.func(args, settings))

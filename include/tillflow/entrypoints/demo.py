@@ -57,10 +57,11 @@ def _ingest_summary(since: datetime) -> Summarize:
     catch-up run (created when the DAG is unpaused) may have landed the events before it."""
 
     def summarize(client: AirflowClient, run_id: str) -> list[str]:
-        from tillflow.entrypoints.commands.ingest import run_summary
+        from tillflow.adapters.warehouse import warehouse_dsn
+        from tillflow.jobs.ingest.progress import run_summary
         from tillflow.runtime.managed.ingest import JOB
 
-        s = run_summary(Settings.from_env(), JOB, since=since)
+        s = run_summary(warehouse_dsn(Settings.from_env()), JOB, since=since)
         return [
             *_xcom_summary("summary", "tillflow_ingest")(client, run_id),
             f"since the demo started: {s['landed']:,} rows landed and {s['dead_letters']:,}"

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 from tillflow.adapters.warehouse import ensure_databases
 from tillflow.config import Settings
 from tillflow.runtime import process
-from tillflow.runtime.services import Service, ServiceStatus, all_services
+from tillflow.runtime.registry import all_services
+from tillflow.runtime.services import Service, ServiceStatus
 
 Echo = Callable[[str], None]
 

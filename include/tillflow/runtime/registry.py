@@ -1,6 +1,8 @@
-"""The platform's own long-running processes managed by the local stack (after the core services).
+"""The stack's registry: every service `tillflow up` manages, in start order (stopped in reverse).
 
-Each entry is a factory ``Settings -> Service``; `tillflow up` starts them in this order.
+The core services (PostgreSQL, the broker, Redis, Airflow's components) come first, then the
+platform's own long-running processes, each a ``Service`` that runs a job as a child process
+(``tillflow.runtime.managed``).
 """
 
 from __future__ import annotations
@@ -11,14 +13,28 @@ from tillflow.config import Settings
 from tillflow.runtime.managed.cdc import cdc
 from tillflow.runtime.managed.orders_api import orders_api
 from tillflow.runtime.managed.suggestions import SuggestionService
-from tillflow.runtime.services import Service
+from tillflow.runtime.services import AirflowComponent, Kafka, Postgres, Redis, Service
 
 APP_SERVICES: list[Callable[[Settings], Service]] = [
-    orders_api,  # Engineer B: the orders API (127.0.0.1:8000)
-    cdc,  # Engineer B: Debezium CDC of the OLTP database into Kafka
-    SuggestionService,  # Engineer E: real-time product suggestions (heartbeat, no port)
+    orders_api,  # the orders API (127.0.0.1:8000)
+    cdc,  # Debezium CDC of the OLTP database into Kafka
+    SuggestionService,  # real-time product suggestions (heartbeat, no port)
 ]
 
 
 def app_services(settings: Settings) -> list[Service]:
     return [factory(settings) for factory in APP_SERVICES]
+
+
+def all_services(settings: Settings) -> list[Service]:
+    """The stack in start order (stopped in reverse)."""
+    return [
+        Postgres(settings),
+        Kafka(settings),
+        Redis(settings),
+        AirflowComponent(settings, "api-server", None),
+        AirflowComponent(settings, "scheduler", "scheduler"),
+        AirflowComponent(settings, "dag-processor", "dag_processor"),
+        AirflowComponent(settings, "triggerer", "triggerer"),
+        *app_services(settings),
+    ]

@@ -6,6 +6,7 @@ by an external server (``TILLFLOW_<NAME>_EXTERNAL=1``), so every error can name 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import pwd
@@ -425,9 +426,9 @@ class AirflowComponent(Service):
 
     def _migrate(self) -> None:
         """Create or upgrade the metadata schema once per Airflow version."""
-        import airflow
-
-        marker = airflow_home(self.settings) / f".migrated-{airflow.__version__}"
+        # The installed version, read without importing Airflow into the stack's process.
+        version = importlib.metadata.version("apache-airflow")
+        marker = airflow_home(self.settings) / f".migrated-{version}"
         if marker.exists():
             return
         env = airflow_env(self.settings)
@@ -452,19 +453,3 @@ class AirflowComponent(Service):
             env=env,
             cwd=airflow_home(self.settings),
         )
-
-
-def all_services(settings: Settings) -> list[Service]:
-    """The stack in start order (stopped in reverse)."""
-    from tillflow.runtime.registry import app_services
-
-    return [
-        Postgres(settings),
-        Kafka(settings),
-        Redis(settings),
-        AirflowComponent(settings, "api-server", None),
-        AirflowComponent(settings, "scheduler", "scheduler"),
-        AirflowComponent(settings, "dag-processor", "dag_processor"),
-        AirflowComponent(settings, "triggerer", "triggerer"),
-        *app_services(settings),
-    ]

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from tillflow import config
 from tillflow.config import Settings
-from tillflow.entrypoints.cli import command_group
+from tillflow.entrypoints.commands import CommandTree
 
 
 def _day(value: str) -> datetime:
@@ -66,35 +66,8 @@ def _cmd(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from tillflow_bench import elt as bench
-
-    pg = settings.postgres
-    print(f"bench elt: {args.scans:,} scans/day, {args.history_days} days of history, db {args.db}")
-    result = bench.run_bench(
-        pg.dsn("postgres"),
-        lambda db: pg.dsn(db, pg.dbt),
-        scans=args.scans,
-        history_days=args.history_days,
-        database=args.db,
-        owner=pg.dbt.name,
-        keep=args.keep,
-    )
-    print(f"daily re-run alone:              {result.alone.seconds:6.1f}s")
-    print(
-        f"daily re-run with {result.history_days:>2} days history: "
-        f"{result.with_history.seconds:6.1f}s"
-    )
-    verdict = "ok" if result.ratio < 1.2 else "ABOVE the 1.2 target"
-    print(f"ratio: {result.ratio:.3f} ({verdict}); raw COPY {result.load_seconds:.0f}s")
-    print("nodes by added time (alone -> with history, s):")
-    for node, alone, hist in result.growth():
-        print(f"  {node:<70} {alone:6.2f} -> {hist:6.2f}")
-    return 0 if result.ratio < 1.2 else 1
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("elt", help="warehouse tools: fixtures, dbt, GX gates, mart hashes")
+def register(tree: CommandTree) -> None:
+    p = tree.root.add_parser("elt", help="warehouse tools: fixtures, dbt, GX gates, mart hashes")
     p.add_argument("--database", default=config.DB_WAREHOUSE, help="warehouse database")
     sub = p.add_subparsers(dest="elt_command", required=True, metavar="ELT_COMMAND")
     sub.add_parser("fixtures", help="migrate raw and (re)load the deterministic fixture rows")
@@ -124,16 +97,3 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="load the raw fixture rows first (days 2026-03-02..04)",
     )
     p.set_defaults(func=_cmd)
-
-    b = command_group(subparsers, "bench", "benchmarks measured on this machine").add_parser(
-        "elt",
-        help="the daily dbt build of a day of scans, alone and with days of history loaded",
-        description="In a database of its own (dropped at the end): COPY synthetic raw scans, "
-        "build one day alone, then load and build earlier days and re-run that day. Prints both "
-        "wall times, their ratio (target < 1.2) and the dbt nodes whose time grew.",
-    )
-    b.add_argument("--scans", type=int, default=1_000_000, help="scans per day (default 1M)")
-    b.add_argument("--history-days", type=int, default=10, help="days of history (default 10)")
-    b.add_argument("--db", default="tillflow_bench_elt", help="bench database (dropped at the end)")
-    b.add_argument("--keep", action="store_true", help="keep the bench database")
-    b.set_defaults(func=_cmd_bench)

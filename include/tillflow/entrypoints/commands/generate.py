@@ -19,7 +19,7 @@ from typing import Any
 
 from tillflow.config import DB_OLTP, Settings
 from tillflow.domain.generation import DEFAULT_SEED
-from tillflow.entrypoints.cli import command_group
+from tillflow.entrypoints.commands import CommandTree
 
 
 def parse_moment(text: str) -> datetime:
@@ -105,13 +105,12 @@ def _print_stats(stats: dict[str, Any], as_json: bool) -> None:
 
 
 def _cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
-    from tillflow.domain.generation import reference
-    from tillflow.jobs.generators import bootstrap
+    from tillflow.jobs.generators import bootstrap, reference_load
 
     dsn = settings.postgres.dsn(DB_OLTP, settings.postgres.api)
-    applied, results = reference.bootstrap_oltp(dsn, args.seed)
+    applied, results = reference_load.bootstrap_oltp(dsn, args.seed)
     print(f"migrations applied: {', '.join(applied) or 'none pending'}")
-    already = reference.reference_loaded(dsn)
+    already = reference_load.reference_loaded(dsn)
     if already and already.get("seed") != args.seed:
         print(f"note: the reference data was loaded with seed {already.get('seed')}; kept as is")
     for r in results:
@@ -196,20 +195,6 @@ def _cmd_churn(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from tillflow_bench.generators import bench_generator
-
-    print(f"bench: ~{args.events:,} scans per measurement into topic {args.topic}", flush=True)
-    result = bench_generator(
-        settings.kafka.bootstrap, args.topic, args.events, args.seed, keep_topic=args.keep_topic
-    )
-    if args.json:
-        print(json.dumps(result.as_dict()))
-    else:
-        print("\n".join(result.lines()))
-    return 0
-
-
 def _scan_options(p: argparse.ArgumentParser) -> None:
     from tillflow import config
 
@@ -234,12 +219,10 @@ def _scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
 
 
-def register(sub: Any) -> None:
-    """Add `generate` and `bench generator` to the `tillflow` command."""
-    from tillflow import config
+def register(tree: CommandTree) -> None:
+    """Add `generate` to the `tillflow` command."""
 
-    gen = command_group(
-        sub,
+    gen = tree.group(
         "generate",
         "generators: reference data, scans (history, live), item-master churn",
         "Seeded generators. Everything derives from one base seed (--seed), so runs repeat.",
@@ -305,22 +288,3 @@ def register(sub: Any) -> None:
     p.add_argument("--at", default=None, help="instant whose UTC hour is the slot (default now)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="base seed (default %(default)s)")
     p.set_defaults(func=_cmd_churn)
-
-    bench = command_group(
-        sub, "bench", "benchmarks measured on this machine", "Benchmarks against the local stack."
-    )
-    p = bench.add_parser(
-        "generator",
-        help="scan generator events/s beside the broker's raw produce rate (same run)",
-        description="Produce the same scans twice into one topic: pre-encoded values alone (the "
-        "broker's raw rate), then the whole generator; print both, their ratio, and the "
-        "generate-only rate. The topic is deleted afterwards.",
-    )
-    p.add_argument("--events", type=int, default=1_000_000, help="about this many scans (1000000)")
-    p.add_argument(
-        "--topic", default=f"{config.TOPICS.scans}.bench", help="bench topic (%(default)s)"
-    )
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="base seed (default %(default)s)")
-    p.add_argument("--keep-topic", action="store_true", help="do not delete the topic afterwards")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
-    p.set_defaults(func=_cmd_bench)

@@ -1,28 +1,15 @@
 """`tillflow generate orders` (and `tillflow api`): the orders API's commands.
 
-``generate`` is shared with the other generators: whichever module registers first creates it,
-the others add their subcommands to it.
+``generate`` is a group shared with the other generators (``CommandTree.group``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from tillflow.config import DB_OLTP, Settings
-
-
-def generate_subcommands(sub: Any) -> Any:
-    """The subparsers of `tillflow generate`, created when missing (shared by generators)."""
-    parser = sub.choices.get("generate")
-    if parser is None:
-        parser = sub.add_parser("generate", help="generate data: scans, orders, churn")
-        return parser.add_subparsers(dest="what", required=True, metavar="WHAT")
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="what", required=True, metavar="WHAT")
+from tillflow.entrypoints.commands import CommandTree
 
 
 def _positive_rate(raw: str) -> float:
@@ -58,8 +45,8 @@ def _cmd_generate_orders(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.failed == 0 else 1
 
 
-def register(sub: Any) -> None:
-    group = generate_subcommands(sub)
+def register(tree: CommandTree) -> None:
+    group = tree.group("generate", "generate data: scans, orders, churn")
     p = group.add_parser(
         "orders",
         help="post realistic orders through the orders API",

@@ -25,9 +25,9 @@ def _log_progress(label: str, every_s: float = 10.0) -> Any:
 
 def bootstrap_oltp(dsn: str, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     """OLTP migrations and the seeded reference data (once)."""
-    from tillflow.domain.generation import reference
+    from tillflow.jobs.generators import reference_load
 
-    applied, results = reference.bootstrap_oltp(dsn, seed)
+    applied, results = reference_load.bootstrap_oltp(dsn, seed)
     return {
         "migrations_applied": applied,
         "tables": {r.table: {"inserted": r.loaded, "rows": r.present} for r in results},

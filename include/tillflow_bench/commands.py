@@ -1,0 +1,227 @@
+"""`tillflow bench ...`: the benchmarks and drills, registered only when `tillflow bench` runs.
+
+Each command prints its figures and the limits they are judged against, measured in the same run.
+Shipped code never imports this package (an import contract in pyproject.toml); the CLI loads
+this module only for `tillflow bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from tillflow import config
+from tillflow.config import Settings
+from tillflow.domain.generation import DEFAULT_SEED
+from tillflow.entrypoints.commands import CommandTree
+from tillflow_bench import dags
+
+#: The group this module adds to `tillflow` (the CLI loads the module only when it is named).
+GROUPS = {"bench": "benchmarks and drills measured on this machine (`tillflow bench --help`)"}
+
+
+def _bench_generator(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench.generators import bench_generator
+
+    print(f"bench: ~{args.events:,} scans per measurement into topic {args.topic}", flush=True)
+    result = bench_generator(
+        settings.kafka.bootstrap, args.topic, args.events, args.seed, keep_topic=args.keep_topic
+    )
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print("\n".join(result.lines()))
+    return 0
+
+
+def _bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import ingest as bench
+
+    report = bench.run(
+        settings,
+        events_count=args.events,
+        pg_rows=args.pg_rows,
+        latency_seconds=args.latency_seconds,
+        latency_rate=args.rate,
+        triggers=args.trigger_seconds,
+        sink_mode=args.sink_mode,
+        max_offsets_per_trigger=args.max_offsets_per_trigger,
+    )
+    if args.json:
+        print(json.dumps(report, default=str))
+    return 0
+
+
+def _bench_ingest_fault(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import ingest as bench
+
+    bench.ensure_schema(settings)
+    result: Any = bench.fault_drill(
+        settings, count=args.events, kills=args.kills, seed=args.seed, keep=args.keep
+    )
+    ok = result.missing == 0 and result.duplicated == 0 and result.landed_rows == result.produced
+    print(
+        f"fault drill: produced {result.produced:,}, kill -9 x{result.kills}, "
+        f"raw rows {result.landed_rows:,}, distinct ids {result.distinct_ids:,}, "
+        f"missing {result.missing}, duplicated {result.duplicated} in {result.seconds:.0f}s "
+        f"-> {'OK' if ok else 'FAILED'}"
+    )
+    return 0 if ok else 1
+
+
+def _bench_ingest_pg_restart(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import ingest_restart as restart_drill
+
+    r = restart_drill.run(settings, count=args.events, down_seconds=args.down_seconds)
+    print(
+        f"PostgreSQL restart: produced {r.produced:,}, stopped at {r.landed_at_stop:,} landed for"
+        f" {r.down_seconds:.0f}s; the job restarted its query {r.query_restarts}x and landed the"
+        f" rest {r.recovered_seconds:.0f}s after the restart; raw rows {r.landed_rows:,},"
+        f" distinct ids {r.distinct_ids:,}, missing {r.missing}, duplicated {r.duplicated}"
+        f" in {r.seconds:.0f}s -> {'OK' if r.ok else 'FAILED'}"
+    )
+    return 0 if r.ok else 1
+
+
+def _bench_elt(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import elt as bench
+
+    pg = settings.postgres
+    print(f"bench elt: {args.scans:,} scans/day, {args.history_days} days of history, db {args.db}")
+    result = bench.run_bench(
+        pg.dsn("postgres"),
+        lambda db: pg.dsn(db, pg.dbt),
+        scans=args.scans,
+        history_days=args.history_days,
+        database=args.db,
+        owner=pg.dbt.name,
+        keep=args.keep,
+    )
+    print(f"daily re-run alone:              {result.alone.seconds:6.1f}s")
+    print(
+        f"daily re-run with {result.history_days:>2} days history: "
+        f"{result.with_history.seconds:6.1f}s"
+    )
+    verdict = "ok" if result.ratio < 1.2 else "ABOVE the 1.2 target"
+    print(f"ratio: {result.ratio:.3f} ({verdict}); raw COPY {result.load_seconds:.0f}s")
+    print("nodes by added time (alone -> with history, s):")
+    for node, alone, hist in result.growth():
+        print(f"  {node:<70} {alone:6.2f} -> {hist:6.2f}")
+    return 0 if result.ratio < 1.2 else 1
+
+
+def _bench_suggestions(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import suggestions as bench
+
+    result = bench.run(settings, rate=args.rate, seconds=args.seconds, backlog=args.backlog)
+    for line in result.lines():
+        print(line)
+    return 0
+
+
+def _bench_dags(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow.runtime.airflow_env import airflow_env
+
+    os.environ.update(airflow_env(settings))  # before Airflow is imported
+    # Airflow and Cosmos log every parse at INFO.
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+    print(f"bench dags: {args.repeats} warm parses per file, budget {dags.BUDGET_S} s (median)")
+    results = dags.parse_times(args.folder, args.repeats)
+    for r in results:
+        verdict = "ok" if r.ok else "OVER BUDGET"
+        print(f"  {r.file:<32} median {r.median_s:6.3f}s  max {r.max_s:6.3f}s  "
+              f"({r.median_s / dags.BUDGET_S:4.2f} of budget) {verdict}")  # fmt: skip
+    return 0 if all(r.ok for r in results) else 1
+
+
+def register(tree: CommandTree) -> None:
+    """Add `tillflow bench ...` (every benchmark and drill)."""
+    bench = tree.group("bench", "benchmarks measured on this machine")
+    p = bench.add_parser("ingest", help="PG limit, plain consumer, Spark rows/s, latency p50-p99")
+    p.add_argument("--events", type=int, default=1_000_000, help="scans to ingest (max 2M)")
+    p.add_argument("--pg-rows", type=int, default=1_000_000)
+    p.add_argument("--rate", type=int, default=2000, help="events/s for the latency run")
+    p.add_argument("--latency-seconds", type=float, default=30.0)
+    p.add_argument(
+        "--trigger-seconds",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.5],
+        help="one freshness run per trigger interval (default: 1.0, the job's default, and 0.5)",
+    )
+    p.add_argument("--sink-mode", choices=("merge", "direct"), default="direct")
+    p.add_argument("--max-offsets-per-trigger", type=int, default=200_000)
+    p.add_argument("--json", action="store_true", help="also print the report as JSON")
+    p.set_defaults(func=_bench_ingest)
+
+    p = bench.add_parser("ingest-fault", help="kill -9 the job N times mid-ingest; compare ids")
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--kills", type=int, default=10)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--keep", action="store_true", help="keep the landed rows for inspection")
+    p.set_defaults(func=_bench_ingest_fault)
+
+    p = bench.add_parser(
+        "ingest-pg-restart",
+        help="stop and start PostgreSQL under the running job; compare ids",
+        description="The continuous job lands --events scans; once a fifth is in raw the stack's "
+        "PostgreSQL is stopped for --down-seconds and started again. The job must land the rest "
+        "by itself, each scan exactly once. Needs `tillflow up postgres kafka`.",
+    )
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--down-seconds", type=float, default=15.0)
+    p.set_defaults(func=_bench_ingest_pg_restart)
+
+    p = bench.add_parser(
+        "generator",
+        help="scan generator events/s beside the broker's raw produce rate (same run)",
+        description="Produce the same scans twice into one topic: pre-encoded values alone (the "
+        "broker's raw rate), then the whole generator; print both, their ratio, and the "
+        "generate-only rate. The topic is deleted afterwards.",
+    )
+    p.add_argument("--events", type=int, default=1_000_000, help="about this many scans (1000000)")
+    p.add_argument(
+        "--topic", default=f"{config.TOPICS.scans}.bench", help="bench topic (%(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="base seed (default %(default)s)")
+    p.add_argument("--keep-topic", action="store_true", help="do not delete the topic afterwards")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    p.set_defaults(func=_bench_generator)
+
+    b = bench.add_parser(
+        "elt",
+        help="the daily dbt build of a day of scans, alone and with days of history loaded",
+        description="In a database of its own (dropped at the end): COPY synthetic raw scans, "
+        "build one day alone, then load and build earlier days and re-run that day. Prints both "
+        "wall times, their ratio (target < 1.2) and the dbt nodes whose time grew.",
+    )
+    b.add_argument("--scans", type=int, default=1_000_000, help="scans per day (default 1M)")
+    b.add_argument("--history-days", type=int, default=10, help="days of history (default 10)")
+    b.add_argument("--db", default="tillflow_bench_elt", help="bench database (dropped at the end)")
+    b.add_argument("--keep", action="store_true", help="keep the bench database")
+    b.set_defaults(func=_bench_elt)
+
+    p = bench.add_parser(
+        "suggestions",
+        help="suggestion latency at a fixed order rate and throughput at full speed",
+        description="p50/p99 from the order event acknowledged by the broker to the suggestion "
+        "acknowledged, at --rate orders/s for --seconds; then orders/s over a backlog. Runs the "
+        "real service on its own topics and a scratch OLTP database (tillflow_bench_oltp, "
+        "created anew for the run and dropped at its end).",
+    )
+    p.add_argument("--rate", type=float, default=100.0, help="orders/s (default %(default)s)")
+    p.add_argument("--seconds", type=float, default=10.0, help="latency phase (%(default)s s)")
+    p.add_argument("--backlog", type=int, default=20_000, help="throughput orders (%(default)s)")
+    p.set_defaults(func=_bench_suggestions)
+
+    p = bench.add_parser(
+        "dags",
+        help="parse time of every DAG file against the 0.5 s budget",
+        description=dags.__doc__,
+    )
+    p.add_argument("--folder", type=Path, default=config.PROJECT_ROOT / "dags")
+    p.add_argument("--repeats", type=int, default=5, help="parses per file (default 5)")
+    p.set_defaults(func=_bench_dags)
