@@ -1,4 +1,4 @@
-"""Helpers shared by the orders API and CDC integration tests (Engineer B).
+"""Helpers shared by the orders API and CDC integration tests.
 
 Reference rows: the tests use existing customers/stores/payment methods/categories when the
 reference data is seeded and insert minimal fixture rows (ids >= 9,000,000) only when a table is

@@ -1,4 +1,4 @@
-"""Helpers for the suggestion integration tests (Engineer E).
+"""Helpers for the suggestion integration tests.
 
 Every row the tests create has an id in E's own range [8,600,000, 9,000,000), allocated under an
 advisory lock (max + 1), so runs never collide with each other, with the generators' data or

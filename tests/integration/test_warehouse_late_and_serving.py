@@ -50,7 +50,7 @@ def expected_pos_totals(extra: Sequence[tuple[Any, ...]] = ()) -> tuple[int, int
 
 
 def expected_order_totals() -> tuple[int, Decimal, Decimal]:
-    """(lines, sales, discount) of every fixture order line, by the discount rules of DESIGN.md."""
+    """(lines, sales, discount) of every fixture order line, by the discount rules of docs/business-rules.md."""
     lines: dict[tuple[int, int], tuple[Any, ...]] = {}
     for r in fixtures.build_rows().order_lines:
         lines.setdefault((r[1], r[2]), r)

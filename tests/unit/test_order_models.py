@@ -95,7 +95,7 @@ def test_an_invalid_body_is_rejected_naming_the_field(
         ("10.00", 2, None, "0.00", "20.00"),
         ("2.50", 1, Discount(type="percentage", value=Decimal(10)), "10.00", "2.25"),
         ("3.33", 3, Discount(type="percentage", value=Decimal("33.3")), "33.30", "6.66"),
-        # DESIGN.md: fixed amount = value x 1000 per unit
+        # docs/business-rules.md: fixed amount = value x 1000 per unit
         ("99.99", 1, Discount(type="fixed_amount", value=Decimal("0.005")), "5.00", "94.99"),
         ("5.00", 4, Discount(type="fixed_amount", value=Decimal("0.005")), "100.00", "0.00"),
     ],

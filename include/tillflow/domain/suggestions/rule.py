@@ -1,4 +1,4 @@
-"""The suggestion rule (DESIGN.md, "Suggestion"), as pure functions: no I/O, unit-tested.
+"""The suggestion rule (docs/business-rules.md, "Suggestions"), as pure functions: no I/O, unit-tested.
 
 **Qualifies** iff the order's payment method is a bank transfer with bank ACB and its customer is
 diamond tier. It is judged on the ``order_created`` event, which carries all the order's lines
@@ -17,7 +17,7 @@ diamond tier. It is judged on the ``order_created`` event, which carries all the
 **Line**: quantity 1 at the product's current ``unit_price``; discount factor
 ``f = 0.50 + (seed' mod 31) / 100`` in {0.50, 0.51, ..., 0.80}, encoded as the contract's
 ``discount_type = 'percentage'`` with ``discount_value = (1 - f) x 100`` (an integer percent
-20..50), so the net unit price is exactly ``unit_price x f`` (DESIGN.md: percentage discount =
+20..50), so the net unit price is exactly ``unit_price x f`` (docs/business-rules.md: percentage discount =
 price x pct / 100).
 
 **Seed**: the first 8 bytes of BLAKE2b over ``tillflow-suggestion:v1:<order_id>`` (63 bits) -- the

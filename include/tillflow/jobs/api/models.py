@@ -24,7 +24,7 @@ INT4_MAX = 2_147_483_647
 INT8_MAX = 9_223_372_036_854_775_807
 MAX_LINES = 100
 MAX_QUANTITY = 10_000
-#: DESIGN.md: "Fixed Amount = value x 1000" (the per-unit discount in currency units).
+#: docs/business-rules.md: "fixed-amount discount = value x 1000" (the per-unit discount in currency units).
 FIXED_AMOUNT_FACTOR = Decimal(1000)
 EVENT_SCHEMA_VERSION = 1
 CENT = Decimal("0.01")
@@ -134,7 +134,7 @@ class DiscountTooLarge(ValueError):
 
 
 def unit_discount(unit_price: Decimal, discount: Discount) -> Decimal:
-    """The per-unit discount amount (DESIGN.md: percentage = price x pct / 100;
+    """The per-unit discount amount (docs/business-rules.md: percentage = price x pct / 100;
     fixed amount = value x 1000)."""
     if discount.type == "percentage":
         return unit_price * discount.value / 100

@@ -17,7 +17,7 @@ A set alone cannot tell "not diamond" from "not cached", hence the ``known`` bit
 or payment method whose bit is 0, a product missing from the hash, or a missing ``loaded`` key
 is a *miss*: it is read from the OLTP database and the cache is repaired before deciding.
 
-The whole lookup of one order is one Lua script (one round trip; DESIGN.md measured p50 113 us):
+The whole lookup of one order is one Lua script (one round trip; docs/environment.md: p50 113 us):
 it returns early when the order does not qualify, else the anchor product's category and only
 the *eligible* candidates with their prices: the first ``PICK_AMONG`` products of the category's
 top-k that are not in the order (the order's product ids are passed in) and have a price, or,

@@ -23,7 +23,7 @@ create table if not exists order_details (
     unit_price        numeric(10, 2) not null check (unit_price >= 0),
     discount_type     text not null default 'none'
         check (discount_type in ('none', 'percentage', 'fixed_amount')),
-    -- as given: a percent for 'percentage', the DESIGN.md "value x 1000" unit for 'fixed_amount'
+    -- as given: a percent for 'percentage', the "value x 1000" unit of docs/business-rules.md for 'fixed_amount'
     discount_value    numeric(12, 4) not null default 0 check (discount_value >= 0),
     -- the per-unit discount as a share of unit_price, 0..100
     discount_percent  numeric(5, 2) not null default 0
