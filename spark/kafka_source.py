@@ -18,6 +18,9 @@ unchanged on ``format("kafka")`` where the jar exists.
 - The database wins: with a ``dsn`` and ``job``, the start of each range is the job's commit log
   (``ops.ingest_offsets``) where it has one, so a Spark checkpoint that is behind or ahead of what
   landed cannot lose or repeat records.
+- It only reads. The fused and tail engines land each read's records where they were read; the
+  function that lands them (a ``Landing``) comes from a subclass (``spark.ingest``'s, which hands
+  over ``spark.landing.Lander``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import bisect
 import itertools
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.errors import PySparkNotImplementedError
@@ -44,7 +47,6 @@ from pyspark.sql.streaming.datasource import (
 )
 from pyspark.sql.types import (
     BinaryType,
-    DoubleType,
     IntegerType,
     LongType,
     StringType,
@@ -103,25 +105,9 @@ WATCHER_TUNING: dict[str, Any] = {
 }
 
 Offsets = dict[str, dict[str, int]]
-
-#: The fused engine's output: one row per landed chunk (= spark.ingest.SUMMARY_SCHEMA).
-SUMMARY_SCHEMA_JSON = json.dumps(
-    StructType(
-        [
-            StructField("topic", StringType()),
-            StructField("partition", IntegerType()),
-            StructField("records", LongType()),
-            StructField("landed", LongType()),
-            StructField("dead", LongType()),
-            StructField("skipped", LongType()),
-            StructField("end_offset", LongType()),
-            StructField("parse_ms", DoubleType()),
-            StructField("land_ms", DoubleType()),
-            StructField("read_ms", DoubleType()),
-            StructField("task_ms", DoubleType()),
-        ]
-    ).jsonValue()
-)
+#: What the fused and tail engines do with a read's records: land them and yield one summary row
+#: per landed chunk (``spark.landing.Lander``), which the read returns instead of the records.
+Landing = Callable[[Iterator["pa.RecordBatch"]], Iterator["pa.RecordBatch"]]
 
 
 def _flat(offsets: Offsets) -> dict[tuple[str, int], int]:
@@ -168,9 +154,9 @@ class KafkaDataSource(DataSource):
     - ``coalesceBelow``: a micro-batch with fewer records than this (default 50,000) is read by
       one task instead of one per partition;
     - ``readTimeoutSeconds``: how long a task waits for records it was promised (default 60);
-    - ``land``: a JSON ``spark.ingest.JobConfig``. Set, each read task parses and lands its own
-      range through the sink (the "fused" engine: the records never cross into the JVM) and
-      yields one summary row per landed chunk instead of the records;
+    - ``land``: a JSON ``spark.job_config.JobConfig``. Set, each read task parses and lands its
+      own range through ``landing(land)`` (the "fused" engine: the records never cross into the
+      JVM) and yields one summary row per landed chunk instead of the records;
     - ``reader``: ``tail`` (with ``land``, ``job`` and ``dsn``) for the low-latency reader
       (``KafkaTailReader``) instead of the partitioned one.
     """
@@ -179,14 +165,27 @@ class KafkaDataSource(DataSource):
     def name(cls) -> str:
         return NAME
 
+    def landing(self, land: str) -> Landing:
+        """The function that lands what a read read, for the option ``land``. This source only
+        reads: a subclass that lands provides it (``spark.ingest.LandingKafkaSource``)."""
+        raise ValueError("option land needs a source that lands (spark.ingest.LandingKafkaSource)")
+
+    def landed_schema(self) -> StructType:
+        """The schema of the summary rows ``landing`` yields."""
+        raise ValueError("option land needs a source that lands (spark.ingest.LandingKafkaSource)")
+
     def schema(self) -> StructType:
         if self.options.get("land"):
-            return StructType.fromJson(json.loads(SUMMARY_SCHEMA_JSON))
+            return self.landed_schema()
         return KAFKA_SCHEMA
 
     def _options(self) -> dict[str, str]:
         # Spark's options are case-insensitive: look them up in lower case.
         return {str(k).lower(): str(v) for k, v in self.options.items()}
+
+    def _landing(self) -> Landing | None:
+        land = self._options().get("land")
+        return self.landing(land) if land else None
 
     def streamReader(self, schema: StructType) -> DataSourceStreamReader:
         if self._options().get("reader") == "tail":
@@ -194,18 +193,18 @@ class KafkaDataSource(DataSource):
             raise PySparkNotImplementedError(
                 errorClass="NOT_IMPLEMENTED", messageParameters={"feature": "streamReader"}
             )
-        return KafkaStreamReader(self._options())
+        return KafkaStreamReader(self._options(), self._landing())
 
     def simpleStreamReader(self, schema: StructType) -> SimpleDataSourceStreamReader:
-        return KafkaTailReader(self._options())
+        return KafkaTailReader(self._options(), self._landing())
 
 
 class _Reader:
     """What both readers share: the source's options (see ``KafkaDataSource``), the topics'
-    partitions (listed again every 10 s, so a topic created later is picked up) and the
-    sink's commit log."""
+    partitions (listed again every 10 s, so a topic created later is picked up), the sink's
+    commit log and the landing (``land``), if any."""
 
-    def __init__(self, options: dict[str, str]) -> None:
+    def __init__(self, options: dict[str, str], landing: Landing | None = None) -> None:
         self.bootstrap = options.get("kafka.bootstrap.servers") or options.get("bootstrap", "")
         if not self.bootstrap:
             raise ValueError("option kafka.bootstrap.servers is required")
@@ -218,7 +217,7 @@ class _Reader:
         self.job = options.get("job")
         self.dsn = options.get("dsn")
         self.read_timeout = float(options.get("readtimeoutseconds", "60"))
-        self.land = options.get("land")
+        self.landing = landing
         self._partitions: list[tuple[str, int]] = []
         self._partitions_at = 0.0
 
@@ -240,8 +239,8 @@ class _Reader:
 
 
 class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailableNow):
-    def __init__(self, options: dict[str, str]) -> None:
-        super().__init__(options)
+    def __init__(self, options: dict[str, str], landing: Landing | None = None) -> None:
+        super().__init__(options, landing)
         self.coalesce_below = int(options.get("coalescebelow", "50000"))
         self._watcher: Consumer | None = None
         self._tail: dict[tuple[str, int], int] = {}
@@ -339,11 +338,7 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         else:
             assert isinstance(partition, KafkaRange)
             records = read_ranges(self.bootstrap, [partition], self.read_timeout)
-        if not self.land:
-            return records
-        from spark.ingest import JobConfig, Lander
-
-        return Lander(JobConfig.from_json(self.land))(records)
+        return records if self.landing is None else self.landing(records)
 
     def commit(self, end: dict) -> None:
         """Nothing to do: the sink's commit log (same transaction as the rows) is the record."""
@@ -385,9 +380,9 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
     ``available-now`` runs use the partitioned reader.
     """
 
-    def __init__(self, options: dict[str, str]) -> None:
-        super().__init__(options)
-        if not (self.land and self.job and self.dsn):
+    def __init__(self, options: dict[str, str], landing: Landing | None = None) -> None:
+        super().__init__(options, landing)
+        if not (self.landing and self.job and self.dsn):
             raise ValueError("the tail reader needs the options land, job and dsn")
         self.rows_per_read = self.max_rows or TAIL_MAX_ROWS
         self._tail_consumer: Consumer | None = None
@@ -410,11 +405,9 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         return max(0, hi)
 
     def _land(self, batches: Iterator[pa.RecordBatch]) -> list[tuple[Any, ...]]:
-        from spark.ingest import JobConfig, Lander
-
-        assert self.land is not None  # checked in __init__
+        assert self.landing is not None  # checked in __init__
         rows: list[tuple[Any, ...]] = []
-        for summary in Lander(JobConfig.from_json(self.land))(batches):
+        for summary in self.landing(batches):
             rows.extend(tuple(r.values()) for r in summary.to_pylist())
         return rows
 
