@@ -55,6 +55,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from tillflow.adapters import kafka
+from tillflow.adapters import kafka_profiles as profiles
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from confluent_kafka import Consumer
@@ -73,36 +76,9 @@ KAFKA_SCHEMA = StructType(
     ]
 )
 
-#: Consumer settings that suit the broker (DESIGN.md): short fetch wait, deep prefetch, no group.
-CONSUMER_TUNING: dict[str, Any] = {
-    "group.id": "tillflow-spark-source",  # required by librdkafka; never joined (assign only)
-    "enable.auto.commit": False,
-    "enable.auto.offset.store": False,
-    "enable.partition.eof": False,
-    "fetch.wait.max.ms": 10,
-    "queued.min.messages": 1_000_000,
-    "queued.max.messages.kbytes": 1_048_576,
-    "fetch.max.bytes": 52_428_800,
-    "max.partition.fetch.bytes": 10_485_760,
-    "socket.nagle.disable": True,
-}
-#: The tail reader: a prefetch deep enough for a trigger's worth of events at any rate it
-#: serves (it lands at most ``TAIL_MAX_ROWS`` per micro-batch).
+#: The tail reader lands at most this many records per micro-batch (its prefetch is sized for
+#: it: ``kafka_profiles.TAIL_READER``).
 TAIL_MAX_ROWS = 200_000
-TAIL_TUNING: dict[str, Any] = {
-    **CONSUMER_TUNING,
-    "group.id": "tillflow-spark-tail",
-    "queued.min.messages": 400_000,
-    "queued.max.messages.kbytes": 262_144,
-}
-#: The tail watcher must never stop fetching between two calls: an unbounded queue (purged on
-#: every call by re-assigning).
-WATCHER_TUNING: dict[str, Any] = {
-    **CONSUMER_TUNING,
-    "group.id": "tillflow-spark-watcher",
-    "queued.min.messages": 10_000_000,
-    "queued.max.messages.kbytes": 2_097_151,
-}
 
 Offsets = dict[str, dict[str, int]]
 #: What the fused and tail engines do with a read's records: land them and yield one summary row
@@ -249,9 +225,7 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
     # --- broker state -----------------------------------------------------------------------
     def _consumer(self) -> Consumer:
         if self._watcher is None:
-            from confluent_kafka import Consumer
-
-            self._watcher = Consumer({"bootstrap.servers": self.bootstrap, **WATCHER_TUNING})
+            self._watcher = kafka.reader(self.bootstrap, profiles.TAIL_WATCHER)
         return self._watcher
 
     def high_watermarks(self) -> dict[tuple[str, int], int]:
@@ -390,9 +364,7 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
 
     def _consumer(self) -> Consumer:
         if self._tail_consumer is None:
-            from confluent_kafka import Consumer
-
-            self._tail_consumer = Consumer({"bootstrap.servers": self.bootstrap, **TAIL_TUNING})
+            self._tail_consumer = kafka.reader(self.bootstrap, profiles.TAIL_READER)
         return self._tail_consumer
 
     def _first_offset(self, tp: tuple[str, int]) -> int:
@@ -535,9 +507,7 @@ def _worker_consumer(bootstrap: str) -> Consumer:
     """One consumer per Python worker process, reused across tasks (workers are reused)."""
     consumer = _CONSUMERS.get(bootstrap)
     if consumer is None:
-        from confluent_kafka import Consumer
-
-        consumer = Consumer({"bootstrap.servers": bootstrap, **CONSUMER_TUNING})
+        consumer = kafka.reader(bootstrap, profiles.BULK_READER)
         _CONSUMERS[bootstrap] = consumer
     return consumer
 

@@ -53,14 +53,6 @@ class Topics:
 
 TOPICS: Final = Topics()
 
-#: Kafka client settings that suit the broker (see DESIGN.md: Tansu group joins, fetch wait).
-KAFKA_CONSUMER_TUNING: Final[dict[str, str | int | bool]] = {
-    "enable.auto.commit": False,
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 500,
-    "fetch.wait.max.ms": 10,
-}
-
 
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)

@@ -104,9 +104,8 @@ def bench_generator(
 
 def _delete_topic(bootstrap: str, topic: str) -> None:
     """The broker keeps every message in memory: drop the bench's topic afterwards."""
-    from confluent_kafka.admin import AdminClient
+    from tillflow.adapters import kafka
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.delete_topics([topic]).values():
+    for future in kafka.admin(bootstrap).delete_topics([topic]).values():
         with contextlib.suppress(Exception):  # best effort: a missing topic is fine
             future.result(10)

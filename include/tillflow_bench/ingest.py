@@ -125,12 +125,12 @@ def pg_limit(dsn: str, rows: int, mode: str, chunk: int = 200_000) -> float:
 
 def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
     """Drop the bench's own topics (the broker keeps every message in memory otherwise)."""
-    from confluent_kafka.admin import AdminClient
+    from tillflow.adapters import kafka
 
     mine = [t for t in topics if t.startswith(("bench.", "test."))]
     if not mine:
         return
-    for future in AdminClient({"bootstrap.servers": bootstrap}).delete_topics(mine).values():
+    for future in kafka.admin(bootstrap).delete_topics(mine).values():
         # already gone, or the broker refuses: nothing to keep either way
         with contextlib.suppress(Exception):
             future.result(timeout=10)
@@ -340,9 +340,8 @@ def latency(
     latency per event, visible meaning its commit-log row (same transaction as the row) shows an
     offset past it."""
     import psycopg
-    from confluent_kafka import Producer
 
-    from tillflow.adapters.kafka import ensure_topics, producer_config
+    from tillflow.adapters.kafka import ensure_topics, producer
 
     dsn = warehouse_dsn(settings, database)
     topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
@@ -365,7 +364,7 @@ def latency(
         # counts from before produce(), so the linger is in it. With 1 ms, this broker (one
         # record batch per partition per fetch) fell behind on the tiny batches: the records'
         # age at the consumer reached p95 1.3-1.5 s, against 0.49 s with 5 ms.
-        p = Producer(producer_config(settings.kafka.bootstrap))
+        p = producer(settings.kafka.bootstrap)
         p.produce(
             topic, events.scan(10**9, events.iso_ms(dt.datetime.now(dt.UTC))), b"0", partition=0
         )

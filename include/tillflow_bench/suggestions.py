@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tillflow.adapters import kafka
+from tillflow.adapters import kafka_profiles as profiles
 from tillflow.adapters.warehouse import drop_database, recreate_database
 from tillflow.config import Settings
 from tillflow.domain.suggestions.events import outbox_envelope
@@ -292,7 +293,7 @@ def run(
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
     try:
         _wait_running(heartbeat, proc, log_file)
-        producer = kafka.producer(bootstrap, **{"linger.ms": 0})
+        producer = kafka.producer(bootstrap, profiles.LOW_LATENCY_PRODUCER)
         # warm-up: a few orders through the whole path (connections, prepared statements)
         warm = make_orders(dsn, 20, seed=3)
         for o in warm:
@@ -374,15 +375,13 @@ def _wait_running(heartbeat: Path, proc: subprocess.Popen[bytes], log_file: Path
 
 def _cleanup(settings: Settings, prefix: str, topics: list[str]) -> None:
     import redis
-    from confluent_kafka.admin import AdminClient
 
     client = redis.Redis(settings.redis.host, settings.redis.port)
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
     try:
-        admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap})
-        for future in admin.delete_topics(topics).values():
+        for future in kafka.admin(settings.kafka.bootstrap).delete_topics(topics).values():
             future.result(timeout=10)
     except Exception:  # the broker keeps them; they are the bench's own
         pass

@@ -1,65 +1,81 @@
-"""Kafka clients configured for the platform's broker (see DESIGN.md for the Tansu tuning)."""
+"""Kafka clients configured for the platform's broker: their profiles are in ``kafka_profiles``
+(see DESIGN.md for the Tansu tuning)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from tillflow import config
+from tillflow.adapters import kafka_profiles as profiles
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer, Message, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient
 
 
-def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": bootstrap,
-        "acks": "all",
-        # The broker accepts but does not honour transactions: sinks are idempotent instead.
-        "enable.idempotence": False,
-        "compression.type": "lz4",
-        "linger.ms": 5,
-        "batch.num.messages": 10000,
-        "queue.buffering.max.messages": 1_000_000,
-        **overrides,
-    }
+def producer_config(
+    bootstrap: str, profile: profiles.Profile = profiles.PRODUCER, /, **overrides: Any
+) -> dict[str, Any]:
+    return profiles.client_config(bootstrap, profile, **overrides)
 
 
-def consumer_config(bootstrap: str, group_id: str, **overrides: Any) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": bootstrap,
-        "group.id": group_id,
-        "auto.offset.reset": "earliest",
-        **config.KAFKA_CONSUMER_TUNING,
-        **overrides,
-    }
+def consumer_config(
+    bootstrap: str,
+    group_id: str,
+    profile: profiles.Profile = profiles.GROUP_CONSUMER,
+    /,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A group consumer's configuration (``profile``: one of the group consumers' profiles)."""
+    return profiles.client_config(bootstrap, {"group.id": group_id, **profile}, **overrides)
 
 
-def producer(bootstrap: str, **overrides: Any) -> Producer:
+def producer(
+    bootstrap: str, profile: profiles.Profile = profiles.PRODUCER, /, **overrides: Any
+) -> Producer:
     from confluent_kafka import Producer
 
-    return Producer(producer_config(bootstrap, **overrides))
+    return Producer(producer_config(bootstrap, profile, **overrides))
 
 
-def consumer(bootstrap: str, group_id: str, **overrides: Any) -> Consumer:
+def consumer(
+    bootstrap: str,
+    group_id: str,
+    profile: profiles.Profile = profiles.GROUP_CONSUMER,
+    /,
+    **overrides: Any,
+) -> Consumer:
     from confluent_kafka import Consumer
 
-    return Consumer(consumer_config(bootstrap, group_id, **overrides))
+    return Consumer(consumer_config(bootstrap, group_id, profile, **overrides))
+
+
+def reader(bootstrap: str, profile: profiles.Profile, /, **overrides: Any) -> Consumer:
+    """A consumer that never joins a group (``assign`` only): ``profile`` names its group id."""
+    from confluent_kafka import Consumer
+
+    return Consumer(profiles.client_config(bootstrap, profile, **overrides))
+
+
+def admin(bootstrap: str) -> AdminClient:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(profiles.client_config(bootstrap, profiles.ADMIN))
 
 
 def ensure_topics(
     bootstrap: str, topics: Iterable[str] | Mapping[str, int], partitions: int = 4
 ) -> list[str]:
     """Create the topics that do not exist yet; return those created."""
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
     wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, partitions)
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=10).topics)
+    client = admin(bootstrap)
+    existing = set(client.list_topics(timeout=10).topics)
     missing = [NewTopic(t, n, 1) for t, n in wanted.items() if t not in existing]
     if not missing:
         return []
-    for future in admin.create_topics(missing).values():
+    for future in client.create_topics(missing).values():
         future.result(timeout=10)
     return [t.topic for t in missing]
 

@@ -184,15 +184,12 @@ def topic_counts(
     bootstrap: str, prefixes: tuple[str, ...] = ("pos.", "oltp.", "order_")
 ) -> dict[str, int]:
     """Messages per platform topic (high watermarks from fetches, not ListOffsets: see DESIGN)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    cons = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "tillflow-demo-counts",
-            "fetch.wait.max.ms": 10,
-        }
-    )
+    from tillflow.adapters import kafka
+    from tillflow.adapters.kafka_profiles import WATERMARK_READER
+
+    cons = kafka.reader(bootstrap, WATERMARK_READER)
     try:
         counts: dict[str, int] = {}
         for name, meta in sorted(cons.list_topics(timeout=10).topics.items()):

@@ -14,18 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from tillflow import config
+from tillflow.adapters import kafka
 from tillflow.config import Settings
 
 
 def connections(settings: Settings) -> dict[str, dict[str, Any]]:
     """Airflow connections of the platform, keyed by connection id."""
     pg = settings.postgres
-    kafka_extra: dict[str, Any] = {
-        "bootstrap.servers": settings.kafka.bootstrap,
-        "group.id": "tillflow-airflow",
-        "auto.offset.reset": "earliest",
-        **config.KAFKA_CONSUMER_TUNING,
-    }
+    # Airflow's Kafka hooks build their clients from the extra: the platform's group consumer.
+    kafka_extra = kafka.consumer_config(settings.kafka.bootstrap, "tillflow-airflow")
     return {
         config.CONN_OLTP: {
             "conn_type": "postgres",

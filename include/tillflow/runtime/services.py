@@ -301,11 +301,10 @@ class Kafka(Service):
         return self.settings.kafka
 
     def healthy(self) -> bool:
-        from confluent_kafka.admin import AdminClient
+        from tillflow.adapters import kafka
 
         try:
-            admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap})
-            admin.list_topics(timeout=2)
+            kafka.admin(self.settings.kafka.bootstrap).list_topics(timeout=2)
             return True
         except Exception:
             return False

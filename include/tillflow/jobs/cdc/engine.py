@@ -216,9 +216,9 @@ def java_home_problem() -> str | None:
 
 
 def _missing_topics(bootstrap: str, topics: list[str]) -> list[str]:
-    from confluent_kafka.admin import AdminClient
+    from tillflow.adapters import kafka
 
-    existing = set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics)
+    existing = set(kafka.admin(bootstrap).list_topics(timeout=10).topics)
     return [t for t in topics if t not in existing]
 
 

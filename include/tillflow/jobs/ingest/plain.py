@@ -12,22 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tillflow.adapters import kafka
+from tillflow.adapters.kafka_profiles import RANGE_READER
 from tillflow.domain.events.records import TimeWindow, kafka_arrow_schema
 from tillflow.jobs.ingest import pipeline
 from tillflow.jobs.ingest.sink import Sink, committed_offsets
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-CONSUMER_TUNING: dict[str, Any] = {
-    "group.id": "tillflow-plain-ingest",  # never joined: assign only
-    "enable.auto.commit": False,
-    "enable.auto.offset.store": False,
-    "enable.partition.eof": False,
-    "fetch.wait.max.ms": 10,
-    "queued.min.messages": 1_000_000,
-    "queued.max.messages.kbytes": 1_048_576,
-}
 
 
 @dataclass
@@ -77,9 +69,9 @@ def run(
 ) -> PlainResult:
     """Consume and land until ``stop_after`` records, ``idle_seconds`` without records, or the
     deadline."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, **CONSUMER_TUNING})
+    consumer = kafka.reader(bootstrap, RANGE_READER)
     meta = consumer.list_topics(timeout=10)
     committed = committed_offsets(dsn, job)
     assignment = [

@@ -41,6 +41,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from tillflow import config
 from tillflow.adapters import kafka
+from tillflow.adapters import kafka_profiles as profiles
 from tillflow.config import Settings
 from tillflow.domain.suggestions.events import BadEvent, Change, parse_change
 from tillflow.jobs.suggestions.cache import CDC_TABLES, DEFAULT_PREFIX, SuggestionCache
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer, TopicPartition
 
 log = logging.getLogger("tillflow.jobs.suggestions")
-
-#: Consumer settings for low latency on the local broker (see the module docstring).
-LOW_LATENCY: dict[str, Any] = {"fetch.wait.max.ms": 2, "fetch.error.backoff.ms": 50}
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,9 @@ class CacheUpdater(threading.Thread):
         cache = SuggestionCache.connect(
             self.cfg.redis_host, self.cfg.redis_port, self.cfg.oltp_dsn, self.cfg.prefix
         )
-        consumer = kafka.consumer(self.cfg.bootstrap, f"{self.cfg.group_id}-cache", **LOW_LATENCY)
+        consumer = kafka.consumer(
+            self.cfg.bootstrap, f"{self.cfg.group_id}-cache", profiles.LOW_LATENCY_CONSUMER
+        )
         wanted = list(self.topic_table)
         assigned: list[str] = []
         checked = 0.0
@@ -222,7 +222,7 @@ class SuggestionService:
             cfg.redis_host, cfg.redis_port, cfg.oltp_dsn, cfg.prefix
         )
         self.store = SuggestionStore(cfg.oltp_dsn, source="service")
-        self.producer = kafka.producer(cfg.bootstrap, **{"linger.ms": 0})
+        self.producer = kafka.producer(cfg.bootstrap, profiles.LOW_LATENCY_PRODUCER)
         self._latency: IO[str] | None = None
         self.engine = SuggestionEngine(self.cache, self.store, self.producer, cfg.suggestions_topic)
         self.updater = CacheUpdater(cfg, self.stop_event)
@@ -287,7 +287,9 @@ class SuggestionService:
     def run(self) -> int:
         if not self.start():
             return 0
-        consumer = kafka.consumer(self.cfg.bootstrap, self.cfg.group_id, **LOW_LATENCY)
+        consumer = kafka.consumer(
+            self.cfg.bootstrap, self.cfg.group_id, profiles.LOW_LATENCY_CONSUMER
+        )
         topic = self.cfg.orders_topic
         if not self._wait(f"topic {topic}", lambda: assign_committed(consumer, [topic])):
             consumer.close()

@@ -74,12 +74,13 @@ def apply_suggestion(
 ) -> dict[str, Any]:
     """Store and publish the event's suggestion unless the order already has one."""
     from tillflow.adapters import kafka
+    from tillflow.adapters.kafka_profiles import LOW_LATENCY_PRODUCER
 
     suggestion = suggestion_from_dict(event["suggestion"])
     store = SuggestionStore(oltp_dsn, source="airflow")
     try:
         stored = store.apply([suggestion])
-        producer = kafka.producer(bootstrap, **{"linger.ms": 0})
+        producer = kafka.producer(bootstrap, LOW_LATENCY_PRODUCER)
         acked = publish(producer, topic, store, stored)
     finally:
         store.close()
