@@ -20,7 +20,8 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
   `airflow backfill create --dag-id tillflow_elt_daily --from-date A --to-date B`.
 - **Inputs:** `raw.*` of the warehouse (connection `postgres_warehouse`), the dbt manifest
   `dbt_project/target/manifest.json` (refresh: `tillflow elt manifest`).
-- **Outputs:** schemas `staging`, `snapshots`, `core`, `marts`, `serving`; the gate reports as
+- **Outputs:** schemas `staging`, `intermediate`, `snapshots`, `core`, `marts`, `serving` (the
+  profile's target `airflow` builds the plain names: `dbt_project/README.md`); the gate reports as
   the return values (XCom) of `gx_raw_gate` and `gx_marts_gate`; the dbt docs site.
 """
 

@@ -73,7 +73,9 @@ def dbt_dsn() -> Iterator[str]:
     pg = settings.postgres
     admin = prepare_warehouse(settings, TEST_DB)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("drop schema if exists staging, snapshots, core, marts, serving cascade")
+        conn.execute(
+            "drop schema if exists staging, intermediate, snapshots, core, marts, serving cascade"
+        )
     fixtures.clear(admin)
     fixtures.load(admin, _own_rows())
     dsn = pg.dsn(TEST_DB, pg.dbt)

@@ -71,7 +71,9 @@ def dsns() -> Iterator[dict[str, str]]:
     pg = settings.postgres
     admin = prepare_warehouse(settings, TEST_DB)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("drop schema if exists staging, snapshots, core, marts, serving cascade")
+        conn.execute(
+            "drop schema if exists staging, intermediate, snapshots, core, marts, serving cascade"
+        )
     fixtures.clear(admin)
     fixtures.load(admin)
     yield {"admin": admin, "dbt": pg.dsn(TEST_DB, pg.dbt)}
