@@ -50,7 +50,9 @@ MALFORMED_KINDS: Final = (
 )
 
 
-class Sink(Protocol):
+class ScanOutput(Protocol):
+    """Where the generator sends its encoded scans (Kafka, or nowhere when only hashing)."""
+
     def send(self, values: list[bytes], store_ids: np.ndarray) -> None: ...
 
     def close(self) -> None: ...
@@ -276,7 +278,7 @@ def chunks(scans: Scans, lo: int, hi: int, bad: list[BadEvent]) -> Iterator[Chun
         yield encode_chunk(scans.take(slice(start, stop)), chunk_bad, start)
 
 
-def _send(chunk: Chunk, sink: Sink, stats: RunStats, hashed: bool = False) -> None:
+def _send(chunk: Chunk, sink: ScanOutput, stats: RunStats, hashed: bool = False) -> None:
     if not hashed:
         stats.digest.update(chunk.blob)
     sink.send(chunk.values, chunk.stores)
@@ -361,7 +363,7 @@ def run_history(
     seed: int,
     start: datetime,
     end: datetime,
-    sink: Sink,
+    sink: ScanOutput,
     bad_share: float = 0.0,
     progress: Progress | None = None,
 ) -> RunStats:
@@ -389,7 +391,7 @@ def run_history(
 def run_live(
     catalog: Catalog,
     seed: int,
-    sink: Sink,
+    sink: ScanOutput,
     start: datetime,
     duration_s: float,
     speedup: float = 1.0,
