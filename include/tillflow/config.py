@@ -18,6 +18,10 @@ PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 # --- Airflow connection ids (the DAGs reference these, never credentials) -------------------
 CONN_OLTP: Final = "postgres_oltp"
 CONN_WAREHOUSE: Final = "postgres_warehouse"
+#: The warehouse as its administrator: migrations only (the tables they create are the admin's).
+CONN_WAREHOUSE_ADMIN: Final = "postgres_warehouse_admin"
+#: The orders API (an http connection: host, port and schema = the URL scheme).
+CONN_ORDERS_API: Final = "orders_api"
 CONN_KAFKA: Final = "kafka_default"
 #: The suggestion DAG's sensor consumes in a group of its own (a shared group never gets messages).
 CONN_KAFKA_SUGGESTIONS: Final = "kafka_suggestions"

@@ -36,3 +36,13 @@ def spark_master(conn_id: str) -> str:
     if host.startswith("local") or "://" in host:
         return host
     return f"{host}:{conn.port}" if conn.port else host
+
+
+def http_base_url(conn_id: str) -> str:
+    """``scheme://host[:port]`` of an http connection (schema = the scheme, http by default; a
+    host that already carries a scheme is kept as it is)."""
+    conn = Connection.get(conn_id)
+    host = str(conn.host or "").rstrip("/")
+    if "://" not in host:
+        host = f"{conn.schema or 'http'}://{host}"
+    return f"{host}:{conn.port}" if conn.port else host

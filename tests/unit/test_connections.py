@@ -23,7 +23,51 @@ def _astro_connections() -> dict[str, dict[str, Any]]:
 def test_same_connection_ids_in_local_mode_and_astro() -> None:
     local = connections(Settings.from_env())
     assert set(local) == set(_astro_connections())
-    assert {config.CONN_OLTP, config.CONN_WAREHOUSE, config.CONN_KAFKA} <= set(local)
+    assert {
+        config.CONN_OLTP,
+        config.CONN_WAREHOUSE,
+        config.CONN_WAREHOUSE_ADMIN,
+        config.CONN_ORDERS_API,
+        config.CONN_KAFKA,
+    } <= set(local)
+
+
+def test_astro_hosts_are_services_of_the_compose_file() -> None:
+    services = set(
+        yaml.safe_load((PROJECT_ROOT / "docker-compose.override.yml").read_text())["services"]
+    )
+    hosts = {c["conn_id"]: c.get("conn_host") for c in _astro_connections().values()}
+    network = {k: h for k, h in hosts.items() if h and not str(h).startswith("local")}
+    assert network and set(network.values()) <= services, network
+
+
+def test_migrations_have_a_connection_of_their_own_as_the_administrator() -> None:
+    settings = Settings.from_env()
+    local = connections(settings)
+    admin, dbt = local[config.CONN_WAREHOUSE_ADMIN], local[config.CONN_WAREHOUSE]
+    assert admin["login"] == settings.postgres.admin_user != dbt["login"]
+    assert admin["schema"] == dbt["schema"] == config.DB_WAREHOUSE
+
+
+def test_the_orders_api_connection_is_where_the_stack_serves_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TILLFLOW_API_PORT", "18000")
+    api = connections(Settings.from_env())[config.CONN_ORDERS_API]
+    assert (api["conn_type"], api["schema"], api["host"], api["port"]) == (
+        "http",
+        "http",
+        "127.0.0.1",
+        18000,
+    )
+
+
+def test_dag_tasks_never_read_settings_from_the_environment() -> None:
+    # Every DAG reaches services through Airflow connections (tillflow_airflow.connections).
+    offenders = [
+        p.name for p in sorted((PROJECT_ROOT / "dags").glob("*.py")) if "from_env(" in p.read_text()
+    ]
+    assert offenders == []
 
 
 @pytest.mark.parametrize(
@@ -31,6 +75,8 @@ def test_same_connection_ids_in_local_mode_and_astro() -> None:
     [
         config.CONN_OLTP,
         config.CONN_WAREHOUSE,
+        config.CONN_WAREHOUSE_ADMIN,
+        config.CONN_ORDERS_API,
         config.CONN_KAFKA,
         config.CONN_KAFKA_SUGGESTIONS,
         config.CONN_REDIS,
@@ -66,3 +112,22 @@ def test_airflow_env_exports_connections_and_tcp_database(monkeypatch: pytest.Mo
     oltp = json.loads(env["AIRFLOW_CONN_POSTGRES_OLTP"])
     assert (oltp["host"], oltp["port"], oltp["schema"]) == ("127.0.0.1", 61234, "oltp")
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    admin = json.loads(env["AIRFLOW_CONN_POSTGRES_WAREHOUSE_ADMIN"])
+    assert (admin["host"], admin["port"], admin["schema"]) == ("127.0.0.1", 61234, "warehouse")
+
+
+def test_the_helpers_turn_the_exported_connections_into_a_dsn_and_a_base_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the connections exactly as local mode exports them to Airflow
+    settings = Settings.from_env()
+    for key, value in airflow_env(settings, base={}).items():
+        if key.startswith("AIRFLOW_CONN_"):
+            monkeypatch.setenv(key, value)
+    from tillflow.jobs.api.settings import ApiSettings
+    from tillflow_airflow.connections import http_base_url, postgres_dsn
+
+    # Then migrations get the administrator's warehouse DSN and the generator the API's URL
+    pg = settings.postgres
+    assert postgres_dsn(config.CONN_WAREHOUSE_ADMIN) == pg.dsn(config.DB_WAREHOUSE)
+    assert http_base_url(config.CONN_ORDERS_API) == ApiSettings.from_env().base_url

@@ -16,11 +16,13 @@ from typing import Any
 from tillflow import config
 from tillflow.adapters import kafka
 from tillflow.config import Settings
+from tillflow.jobs.api.settings import ApiSettings
 
 
 def connections(settings: Settings) -> dict[str, dict[str, Any]]:
     """Airflow connections of the platform, keyed by connection id."""
     pg = settings.postgres
+    api = ApiSettings.from_env()
     # Airflow's Kafka hooks build their clients from the extra: the platform's group consumer.
     kafka_extra = kafka.consumer_config(settings.kafka.bootstrap, "tillflow-airflow")
     return {
@@ -39,6 +41,20 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
             "schema": config.DB_WAREHOUSE,
             "login": pg.dbt.name,
             "password": pg.dbt.password,
+        },
+        config.CONN_WAREHOUSE_ADMIN: {
+            "conn_type": "postgres",
+            "host": pg.host,
+            "port": pg.port,
+            "schema": config.DB_WAREHOUSE,
+            "login": pg.admin_user,
+            "password": pg.admin_password,
+        },
+        config.CONN_ORDERS_API: {
+            "conn_type": "http",
+            "host": api.host,
+            "port": api.port,
+            "schema": "http",
         },
         config.CONN_KAFKA: {"conn_type": "kafka", "extra": kafka_extra},
         config.CONN_KAFKA_SUGGESTIONS: {
