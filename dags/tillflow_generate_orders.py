@@ -8,8 +8,8 @@ paying by bank transfer with ACB). Each order takes the real path: API → `orde
 `oltp.public.order_events`.
 
 - **Schedule:** manual (params `count`, `rate`, `seed`); `make demo` triggers it
-- **Inputs:** connection `postgres_oltp` (reference mixes); the orders API
-  (`TILLFLOW_API_HOST`/`TILLFLOW_API_PORT`, default http://127.0.0.1:8000)
+- **Inputs:** connections `postgres_oltp` (reference mixes) and `orders_api` (the orders API's
+  address; locally `TILLFLOW_API_HOST`/`TILLFLOW_API_PORT`, default http://127.0.0.1:8000)
 - **Outputs:** an XCom `summary`: posted, rejected, qualifying, lines, POST p50/p99 ms
 - **Retries:** a retry posts a fresh batch: orders are new business events, not a dataset to
   regenerate (the scan history DAG is the deterministic one)
@@ -45,13 +45,12 @@ def tillflow_generate_orders() -> None:
     @task
     def post_orders(params: dict[str, Any] | None = None) -> dict[str, Any]:
         from tillflow.jobs.api.order_generator import generate, load_mix
-        from tillflow.jobs.api.settings import ApiSettings
-        from tillflow_airflow.connections import postgres_dsn
+        from tillflow_airflow.connections import http_base_url, postgres_dsn
 
         params = params or {}
         mix = load_mix(postgres_dsn(config.CONN_OLTP))
         result = generate(
-            ApiSettings.from_env().base_url,
+            http_base_url(config.CONN_ORDERS_API),
             mix,
             count=int(params.get("count", 200)),
             rate=float(params.get("rate", 20.0)),

@@ -7,18 +7,21 @@ platform topic (scans `pos.scans`, order events `oltp.public.order_events`, CDC
 warehouse's raw layer (`raw.pos_scans`, `raw.orders`, `raw.order_lines`, `raw.cdc_changes`; invalid
 records in `raw.dead_letters` with the reason) and stops.
 
-1. `migrate` — applies the warehouse migrations (raw layer, ingestion bookkeeping);
+1. `migrate` — applies the warehouse migrations (raw layer, ingestion bookkeeping) through the
+   administrator's connection `postgres_warehouse_admin`;
 2. `spark_ingest` — `spark-submit spark/ingest_job.py --mode available-now` through the
    `spark_default` connection (master `local[2]` locally, a cluster elsewhere; the native
    `kafka` format is used where its jar is on the classpath);
-3. `summary` — rows landed and dead letters of the run, lag left, from `ops.ingest_batches`.
+3. `summary` — rows landed and dead letters of the run, lag left, from `ops.ingest_batches`
+   (read through `postgres_warehouse`).
 
 Exactly once: each chunk's rows and the job's commit log (`ops.ingest_offsets`) are one
 transaction, and every run starts from that log, so overlapping or retried runs never duplicate.
 
 - **Schedule:** every 15 minutes (one run at a time); `make demo` triggers it after the generators.
-- **Inputs:** connections `kafka_default` (bootstrap servers), `spark_default` (master); the
-  warehouse through the platform's ingest role (`TILLFLOW_PG_*` settings).
+- **Inputs:** connections `postgres_warehouse_admin` (migrations), `kafka_default` (bootstrap
+  servers), `spark_default` (master), `postgres_warehouse` (summary); the Spark job itself lands
+  rows as the platform's ingest role (its `TILLFLOW_PG_*` settings).
 - **Outputs:** the raw tables above; XCom `summary` (batches, landed, dead letters, lag).
 """
 
@@ -49,10 +52,10 @@ JOB = "ingest"
 def tillflow_ingest() -> None:
     @task
     def migrate() -> list[str]:
-        from tillflow.adapters.warehouse import ensure_schema
-        from tillflow.config import Settings
+        from tillflow.adapters.warehouse import migrate_warehouse
+        from tillflow_airflow.connections import postgres_dsn
 
-        return ensure_schema(Settings.from_env())
+        return migrate_warehouse(postgres_dsn(config.CONN_WAREHOUSE_ADMIN))
 
     spark_ingest = SparkSubmitOperator(
         task_id="spark_ingest",
@@ -81,13 +84,15 @@ def tillflow_ingest() -> None:
     def summary() -> dict[str, Any]:
         from airflow.sdk import get_current_context
 
-        from tillflow.config import Settings
-        from tillflow.entrypoints.commands.ingest import run_summary
+        from tillflow.jobs.ingest.progress import run_summary
+        from tillflow_airflow.connections import postgres_dsn
 
         run = get_current_context()["dag_run"]
         # This run's query only (its checkpoint is named after the job); the opt-in continuous
-        # job shares the job name and commit log but is another query.
-        return run_summary(Settings.from_env(), JOB, since=run.start_date, stream=JOB)
+        # job shares the job name and commit log but is another query. It only reads: dbt's role
+        # (postgres_warehouse) reads every raw and ops table.
+        dsn = postgres_dsn(config.CONN_WAREHOUSE)
+        return run_summary(dsn, JOB, since=run.start_date, stream=JOB)
 
     migrate() >> spark_ingest >> summary()
 
