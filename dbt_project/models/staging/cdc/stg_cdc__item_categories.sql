@@ -1,35 +1,6 @@
--- Latest state of OLTP table item_categories: the last change per key, unless it was a delete.
--- The typed columns come from the jsonb row image Debezium sends (JSON without schemas,
--- decimal.handling.mode=string: numerics and timestamps arrive as strings).
-with
-
-changes as (
-    select * from {{ ref('stg_cdc__changes') }}
-    where source_table = 'item_categories'
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by entity_key
-            order by changed_at desc, source_lsn desc, kafka_partition desc, kafka_offset desc
-        ) as recency
-    from changes
-),
-
-latest as (
-    select * from ranked
-    where recency = 1 and op != 'd'
-),
-
-final as (
-    select
-        cast(row_after ->> 'category_id' as integer) as category_id,
-        cast(row_after ->> 'name' as text) as category_name,
-        cast(row_after ->> 'updated_at' as timestamptz) as updated_at,
-        changed_at as last_changed_at
-    from latest
-)
-
-select * from final
+-- Latest state of OLTP table item_categories: its rows of stg_cdc__latest_rows, typed.
+select
+    {{ cdc_columns('item_categories', 'row_after') }},
+    changed_at as last_changed_at
+from {{ ref('stg_cdc__latest_rows') }}
+where source_table = 'item_categories'
