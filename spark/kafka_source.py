@@ -10,7 +10,7 @@ unchanged on ``format("kafka")`` where the jar exists.
   reads each partition's offset range contiguously and in order (the sink's commit log relies on
   it).
 - Latest offsets come from fetch responses (the high watermark), not ListOffsets, which this
-  broker answers wrongly (DESIGN.md; measured: it returns the last batch's base offset + 1). A
+  broker answers wrongly (docs/environment.md; measured: it returns the last batch's base offset + 1). A
   watcher consumer stays assigned at the tail; librdkafka's long-polling fetches (every
   ``fetch.wait.max.ms``) keep its cached watermarks fresh, and each call re-assigns it at the new
   tail, which drops what it prefetched without touching Python.
@@ -343,7 +343,7 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
     records through the sink (the same ``Lander``: parse, validate, COPY and the commit log in
     one transaction) and returns one summary row per landed chunk and the new end offsets. An
     event is therefore visible at the first trigger after it reached the broker, with no task
-    scheduling or Kafka fetch inside the batch; the partitioned reader paid both (DESIGN.md:
+    scheduling or Kafka fetch inside the batch; the partitioned reader paid both (docs/environment.md:
     about 350 ms per micro-batch plus 25-60 ms per partition fetch on this broker).
 
     Exactly once: every ``read`` starts each partition at the commit log's offset (the database

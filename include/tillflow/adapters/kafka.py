@@ -1,5 +1,5 @@
 """Kafka clients configured for the platform's broker: their profiles are in ``kafka_profiles``
-(see DESIGN.md for the Tansu tuning)."""
+(docs/environment.md has the broker facts behind the tuning)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every Kafka client profile of the platform, in one place (DESIGN.md has the measurements).
+"""Every Kafka client profile of the platform, in one place (docs/environment.md has the measurements).
 
 A profile is what a client gets on top of ``bootstrap.servers`` (``client_config``); every
 producer, consumer and admin client of the platform, the Spark source and the benches build their

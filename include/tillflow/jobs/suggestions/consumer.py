@@ -4,7 +4,7 @@ Start-up: apply the OLTP migrations (as the orders API does), load the Redis cac
 start the cache updater (a thread consuming the CDC topics of item_master, customers and
 payment_methods), then consume ``oltp.public.order_events``.
 
-Kafka: both consumers use ``assign()`` (no group join to wait for; DESIGN.md) at the offsets
+Kafka: both consumers use ``assign()`` (no group join to wait for; docs/environment.md) at the offsets
 committed under their group id (earliest when none), with ``fetch.wait.max.ms = 2`` -- measured
 here: 1.6 ms p50 / 4.1 ms p99 broker-to-consumer vs 6.8 ms p99 with the default 10 ms. The order
 loop takes one message with ``poll`` and drains what is already fetched with ``consume(n, 0)``,
