@@ -106,6 +106,7 @@ def _delete_topic(bootstrap: str, topic: str) -> None:
     """The broker keeps every message in memory: drop the bench's topic afterwards."""
     from tillflow.adapters import kafka
 
-    for future in kafka.admin(bootstrap).delete_topics([topic]).values():
+    admin = kafka.admin(bootstrap)  # kept alive until the futures resolve
+    for future in admin.delete_topics([topic]).values():
         with contextlib.suppress(Exception):  # best effort: a missing topic is fine
             future.result(10)

@@ -130,7 +130,8 @@ def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
     mine = [t for t in topics if t.startswith(("bench.", "test."))]
     if not mine:
         return
-    for future in kafka.admin(bootstrap).delete_topics(mine).values():
+    admin = kafka.admin(bootstrap)  # kept alive until the futures resolve
+    for future in admin.delete_topics(mine).values():
         # already gone, or the broker refuses: nothing to keep either way
         with contextlib.suppress(Exception):
             future.result(timeout=10)

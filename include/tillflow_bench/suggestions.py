@@ -381,7 +381,8 @@ def _cleanup(settings: Settings, prefix: str, topics: list[str]) -> None:
     if keys:
         client.delete(*keys)
     try:
-        for future in kafka.admin(settings.kafka.bootstrap).delete_topics(topics).values():
+        admin = kafka.admin(settings.kafka.bootstrap)  # kept alive until the futures resolve
+        for future in admin.delete_topics(topics).values():
             future.result(timeout=10)
     except Exception:  # the broker keeps them; they are the bench's own
         pass
