@@ -89,16 +89,9 @@ def _bench_ingest_pg_restart(args: argparse.Namespace, settings: Settings) -> in
 def _bench_elt(args: argparse.Namespace, settings: Settings) -> int:
     from tillflow_bench import elt as bench
 
-    pg = settings.postgres
     print(f"bench elt: {args.scans:,} scans/day, {args.history_days} days of history, db {args.db}")
     result = bench.run_bench(
-        pg.dsn("postgres"),
-        lambda db: pg.dsn(db, pg.dbt),
-        scans=args.scans,
-        history_days=args.history_days,
-        database=args.db,
-        owner=pg.dbt.name,
-        keep=args.keep,
+        settings, scans=args.scans, history_days=args.history_days, database=args.db, keep=args.keep
     )
     print(f"daily re-run alone:              {result.alone.seconds:6.1f}s")
     print(

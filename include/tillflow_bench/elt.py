@@ -188,27 +188,22 @@ def _build(dsn: str, start: date, end: date, target: Path, label: str) -> BuildT
 
 
 def run_bench(
-    admin_dsn: str,
-    dbt_dsn_for: Callable[[str], str],
+    settings: Settings,
     *,
     scans: int = 1_000_000,
     history_days: int = 10,
     target_day: date = date(2026, 2, 11),
     database: str = BENCH_DB,
-    owner: str = "tillflow_dbt",
     keep: bool = False,
     progress: Callable[[str], None] = print,
 ) -> BenchResult:
     """Measure the target day's build alone, then after ``history_days`` earlier days."""
     import tempfile
 
-    settings = Settings.from_env()
-    if owner != settings.postgres.dbt.name:
-        raise ValueError(f"the bench database is owned by the dbt role, not {owner!r}")
     t_load = 0.0
     # A fresh warehouse with the real one's roles, schemas, grants and migrations.
     admin = prepare_warehouse(settings, database, fresh=True)
-    dsn = dbt_dsn_for(database)
+    dsn = settings.postgres.dsn(database, settings.postgres.dbt)
     try:
         with tempfile.TemporaryDirectory(prefix="tillflow-bench-elt-") as tmp:
             target = Path(tmp) / "target"
@@ -240,4 +235,4 @@ def run_bench(
             return BenchResult(scans, history_days, alone, again, t_load, hist.seconds)
     finally:
         if not keep:
-            drop_database(admin_dsn, database)
+            drop_database(settings.postgres.dsn("postgres"), database)
