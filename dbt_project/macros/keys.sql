@@ -11,3 +11,11 @@
 {% macro scd2_open_end() -%}
     cast('{{ var("scd2_open_end") }} 00:00:00+00' as timestamptz)
 {%- endmacro %}
+
+{#- The validity columns of a dimension's unknown member: always valid, never deleted. -#}
+{% macro unknown_member_validity() -%}
+    cast('1900-01-01' as timestamptz) as valid_from,
+    {{ scd2_open_end() }} as valid_to,
+    true as is_current,
+    false as is_deleted
+{%- endmacro %}

@@ -25,16 +25,9 @@ unknown_member as (
         'unknown' as method,
         cast(null as text) as bank,
         'unknown' as payment_method_name,
-        cast('1900-01-01' as timestamptz) as valid_from,
-        {{ scd2_open_end() }} as valid_to,
-        true as is_current,
-        false as is_deleted
-),
-
-final as (
-    select * from versions
-    union all
-    select * from unknown_member
+        {{ unknown_member_validity() }}
 )
 
-select * from final
+select * from versions
+union all
+select * from unknown_member

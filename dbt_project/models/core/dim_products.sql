@@ -34,16 +34,9 @@ unknown_member as (
         -1 as category_id,
         'unknown' as category_name,
         cast(null as numeric(10, 2)) as unit_price,
-        cast('1900-01-01' as timestamptz) as valid_from,
-        {{ scd2_open_end() }} as valid_to,
-        true as is_current,
-        false as is_deleted
-),
-
-final as (
-    select * from versions
-    union all
-    select * from unknown_member
+        {{ unknown_member_validity() }}
 )
 
-select * from final
+select * from versions
+union all
+select * from unknown_member

@@ -39,16 +39,9 @@ unknown_member as (
         'UTC' as timezone,
         cast(null as smallint) as checkstands,
         cast(null as date) as opened_on,
-        cast('1900-01-01' as timestamptz) as valid_from,
-        {{ scd2_open_end() }} as valid_to,
-        true as is_current,
-        false as is_deleted
-),
-
-final as (
-    select * from versions
-    union all
-    select * from unknown_member
+        {{ unknown_member_validity() }}
 )
 
-select * from final
+select * from versions
+union all
+select * from unknown_member
