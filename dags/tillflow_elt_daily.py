@@ -8,12 +8,17 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
    days known complete);
 2. `gx_raw_gate` — Great Expectations on the interval's raw rows (row counts, nulls, ranges,
    timestamp skew); a failure stops the run before dbt touches anything;
-3. `dbt` — Cosmos task group from the dbt manifest: staging views, SCD2 history and snapshots,
+3. `find_late_days` — the earlier days of the look-back (param `late_lookback_days`, default 7)
+   that received events since they were last built, judged by arrival (`ingested_at`), or that
+   were never built; and the arrival cutoff this run's build contains;
+4. `rebuild_late_days` — `dbt build` of each such day, oldest first (its return value lists the
+   days rebuilt and why);
+5. `dbt` — Cosmos task group from the dbt manifest: staging views, SCD2 history and snapshots,
    dimensions, incremental facts and marts for the interval (dbt vars `data_interval_start/end`),
    one `dbt build` task per model or snapshot (the node, then its tests), tests with several
    parents as their own tasks once every parent is built;
-4. `gx_marts_gate` — Great Expectations on the marts of the interval;
-5. `dbt_docs` — the dbt docs site for the Cosmos docs plugin (the GX data docs are written by the
+6. `gx_marts_gate` — Great Expectations on the marts of the interval;
+7. `dbt_docs` — the dbt docs site for the Cosmos docs plugin (the GX data docs are written by the
    gates under `include/gx/`).
 
 - **Schedule:** daily at 00:00 UTC for the day before (`CronDataIntervalTimetable`); backfill with
@@ -27,7 +32,7 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +61,7 @@ DEFAULT_ARGS = {"owner": "warehouse", "retries": 2, "retry_delay": timedelta(sec
 DBT_VARS = {
     "data_interval_start": "{{ data_interval_start.isoformat() }}",
     "data_interval_end": "{{ data_interval_end.isoformat() }}",
+    "arrivals_through": "{{ ti.xcom_pull(task_ids='find_late_days')['cutoff'] }}",
 }
 
 with DAG(
@@ -71,6 +77,9 @@ with DAG(
         "skip_ingestion_wait": Param(False, type="boolean", description="fixture runs"),
         "ingestion_grace_minutes": Param(5, type="integer", minimum=0),
         "min_scans": Param(1, type="integer", minimum=0, description="raw gate: scans needed"),
+        "late_lookback_days": Param(
+            7, type="integer", minimum=0, description="days back to look for late events"
+        ),
     },
 ) as dag:
 
@@ -100,6 +109,40 @@ with DAG(
         checks = gates.raw_checks(start, end, min_scans=int(ctx["params"]["min_scans"]))
         dsn = postgres_dsn(config.CONN_WAREHOUSE)
         return gates.run_gate("raw_gate", checks, dsn, (start, end)).as_dict()
+
+    @task
+    def find_late_days() -> dict[str, Any]:
+        """The arrival cutoff of this run's build, and the earlier days to build again."""
+        from tillflow.jobs.elt import late_days
+        from tillflow_airflow.connections import postgres_dsn
+
+        ctx = get_current_context()
+        start = ctx["data_interval_start"]
+        assert start is not None
+        dsn = postgres_dsn(config.CONN_WAREHOUSE)
+        # The cutoff first: whatever arrives while the days are searched is late for this run.
+        cutoff = late_days.arrival_cutoff(dsn)
+        lookback = int(ctx["params"]["late_lookback_days"])
+        days = late_days.find_late_days(dsn, start.date(), lookback)
+        return {"cutoff": cutoff.isoformat(), "late": [d.as_dict() for d in days]}
+
+    @task
+    def rebuild_late_days(found: dict[str, Any]) -> list[dict[str, Any]]:
+        """`dbt build` of each late day, oldest first, with the run's arrival cutoff."""
+        from tillflow.jobs.elt import dbt as dbt_runner
+        from tillflow_airflow.connections import postgres_dsn
+
+        dsn = postgres_dsn(config.CONN_WAREHOUSE)
+        cutoff = datetime.fromisoformat(found["cutoff"])
+        rebuilt = []
+        for late in found["late"]:
+            day = datetime.fromisoformat(late["day"]).replace(tzinfo=UTC)
+            run = dbt_runner.build_interval(
+                dsn, day, day + timedelta(days=1), arrivals_through=cutoff
+            )
+            rebuilt.append({**late, "seconds": round(run.seconds, 1)})
+            print(f"rebuilt {late['day']} in {run.seconds:.0f}s: {late['reason']}")
+        return rebuilt
 
     dbt = DbtTaskGroup(
         group_id="dbt",
@@ -149,4 +192,6 @@ with DAG(
         target = Path(dbt_runner.docs_dir())
         return str(dbt_runner.generate_docs(postgres_dsn(config.CONN_WAREHOUSE), target))
 
-    wait_for_ingestion() >> gx_raw_gate() >> dbt >> gx_marts_gate() >> dbt_docs()
+    found = find_late_days()
+    wait_for_ingestion() >> gx_raw_gate() >> found
+    rebuild_late_days(found) >> dbt >> gx_marts_gate() >> dbt_docs()  # type: ignore[arg-type]

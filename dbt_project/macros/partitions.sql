@@ -48,6 +48,11 @@
     {%- if existing is not none -%}
         {%- set first = "(" ~ interval_start() ~ " at time zone 'UTC')::date" -%}
         {%- set last = "(" ~ interval_end() ~ " at time zone 'UTC' - interval '1 microsecond')::date" -%}
+        {%- if config.get('interval_column_is_business_date', false) -%}
+            {#- the business dates the interval touches: a day either side (in_business_date_interval) -#}
+            {%- set first = "(" ~ first ~ " - 1)" -%}
+            {%- set last = "(" ~ last ~ " + 1)" -%}
+        {%- endif -%}
         {{ ensure_day_partitions(existing, first, "case when " ~ last ~ " - " ~ first ~ " <= 31 then " ~ last ~ " end") }};
         commit;
     {%- endif -%}

@@ -125,7 +125,7 @@ def test_order_line_discounts_follow_the_design_rules(
     ("table", "day"),
     [
         ("core.fct_sales", "(scanned_at at time zone 'UTC')::date"),
-        ("marts.daily_sales_summary", "sale_date"),
+        ("marts.daily_sales_summary", "business_date"),
     ],
 )
 def test_the_big_tables_hold_each_day_in_a_partition_of_its_own(

@@ -14,16 +14,19 @@ import pytest
 
 from tillflow.adapters.warehouse import prepare_warehouse
 from tillflow.config import Settings
-from tillflow.jobs.elt import dbt, fixtures
+from tillflow.jobs.elt import dbt, fixtures, late_days
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 TEST_DB = "tillflow_it_elt_late"
 DAY = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
-#: A scan of the first day (15:30) that lands two days late, after that day was batched.
+#: A scan of the first day (15:30) that lands after that day was batched.
 LATE_SCAN_ID = "1a7e" * 8
 LATE_AT = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 LATE_STORE, LATE_ITEM, LATE_QTY = fixtures.STORES[0], 9_000_002, 3
+#: 03:30 UTC on the second day is 21:30 of the first in the fixture stores' America/Chicago.
+EVENING_SCAN_ID = "e7e7" * 8
+EVENING_AT = datetime(2026, 3, 3, 3, 30, tzinfo=UTC)
 
 
 def _price(item: int, at: datetime) -> Decimal:
@@ -106,7 +109,7 @@ def test_serving_totals_are_batch_plus_not_yet_batched_and_exact(
 ) -> None:
     dsn = first_day_built["dbt"]
     # Given only the first of three fixture days is batched
-    batched_days = _one(dsn, "select count(distinct sale_date) from marts.daily_sales_summary")
+    batched_days = _one(dsn, "select count(distinct sale_date) from core.fct_sales")
     assert batched_days == (1,)
     layers = _one(
         dsn,
@@ -136,22 +139,30 @@ def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
     fact_day = "select count(*), sum(quantity) from core.fct_sales where sale_date = %s"
     summary = (
         "select coalesce(sum(total_quantity), 0) from marts.daily_sales_summary"
-        " where sale_date = %s and store_id = %s and product_id = %s"
+        " where business_date = %s and store_id = %s and product_id = %s"
     )
     before_fact = _one(dsn, fact_day, DAY[0].date())
     before_summary = _one(dsn, summary, DAY[0].date(), LATE_STORE, LATE_ITEM)[0]
     other_days = _one(
         dsn, "select count(*) from core.fct_sales where sale_date <> %s", DAY[0].date()
     )
-    # Given a scan of the batched day that lands two days late
+    # Given a scan of the batched day that lands after the day was built (an offline till)
     late = (LATE_SCAN_ID, LATE_STORE, 1, LATE_ITEM, LATE_QTY, LATE_AT, 1, "fixture.late", 0, 0,
-            LATE_AT + timedelta(days=2))  # fmt: skip
+            datetime.now(UTC))  # fmt: skip
     with psycopg.connect(admin) as conn:
         conn.execute(
             f"insert into raw.pos_scans ({', '.join(fixtures.COLUMNS['pos_scans'])})"
             " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             late,
         )
+    # Then a run two days later finds it late by arrival, and the unbuilt day after it too
+    found = late_days.find_late_days(dsn, DAY[0].date() + timedelta(days=2), lookback_days=2)
+    assert [(d.day, d.scans, d.orders) for d in found] == [
+        (DAY[0].date(), 1, 0),
+        (DAY[1].date(), 0, 0),
+    ]
+    assert found[0].reason.startswith("events arrived since its build")
+    assert found[1].reason == "never built"
     # When that day is run again
     dbt.build_interval(dsn, *DAY)
     # Then the late scan is a sale of its own day, once, at the price valid at its scan time
@@ -168,3 +179,45 @@ def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
         == other_days
     )
     assert _serving_totals(dsn)["pos"][:3] == expected_pos_totals([late])
+    # And once rebuilt, the day is no longer late
+    found = late_days.find_late_days(dsn, DAY[0].date() + timedelta(days=1), lookback_days=1)
+    assert found == []
+
+
+def test_an_evening_sale_is_booked_on_the_store_local_business_date(
+    first_day_built: dict[str, str],
+) -> None:
+    dsn, admin = first_day_built["dbt"], first_day_built["admin"]
+    local_day = DAY[0].date()
+    summary = (
+        "select coalesce(sum(total_quantity), 0) from marts.daily_sales_summary"
+        " where business_date = %s and store_id = %s and product_id = %s"
+    )
+    before = _one(dsn, summary, local_day, LATE_STORE, LATE_ITEM)[0]
+    # Given a Chicago store's scan at 21:30 local time, already the next day in UTC
+    evening = (EVENING_SCAN_ID, LATE_STORE, 1, LATE_ITEM, 2, EVENING_AT, 1, "fixture.evening", 0,
+               0, EVENING_AT)  # fmt: skip
+    with psycopg.connect(admin) as conn:
+        conn.execute(
+            f"insert into raw.pos_scans ({', '.join(fixtures.COLUMNS['pos_scans'])})"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            evening,
+        )
+    # When the run of the next UTC day builds
+    dbt.build_interval(dsn, DAY[1], DAY[1] + timedelta(days=1))
+    # Then the fact keeps both days and the store's daily figures book it on its local date
+    row = _one(
+        dsn, "select sale_date, business_date from core.fct_sales where scan_id = %s",
+        EVENING_SCAN_ID,
+    )  # fmt: skip
+    assert row == (DAY[1].date(), local_day)
+    assert _one(dsn, summary, local_day, LATE_STORE, LATE_ITEM)[0] == before + 2
+    # And the business date's mart equals its facts, across both UTC days it spans
+    mart_total = _one(
+        dsn, "select sum(total_sales) from marts.daily_sales_summary where business_date = %s",
+        local_day,
+    )  # fmt: skip
+    fact_total = _one(
+        dsn, "select sum(extended_sales) from core.fct_sales where business_date = %s", local_day
+    )
+    assert mart_total == fact_total

@@ -79,7 +79,8 @@ joined as (
         coalesce(products.product_key, {{ unknown_key() }}) as product_key,
         coalesce(customers.customer_key, {{ unknown_key() }}) as customer_key,
         coalesce(payment_methods.payment_method_key, {{ unknown_key() }}) as payment_method_key,
-        coalesce(stores.store_key, {{ unknown_key() }}) as store_key
+        coalesce(stores.store_key, {{ unknown_key() }}) as store_key,
+        coalesce(stores.timezone, 'UTC') as store_timezone
     from discounted
     left join products
         on
@@ -111,6 +112,7 @@ final as (
         event_id,
         cast(to_char(ordered_at at time zone 'UTC', 'YYYYMMDD') as integer) as date_key,
         cast(ordered_at at time zone 'UTC' as date) as order_date,
+        cast(ordered_at at time zone store_timezone as date) as business_date,
         ordered_at,
         customer_key,
         customer_id,

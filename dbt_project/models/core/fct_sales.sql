@@ -64,6 +64,8 @@ final as (
         scan_id,
         cast(to_char(scanned_at at time zone 'UTC', 'YYYYMMDD') as integer) as date_key,
         cast(scanned_at at time zone 'UTC' as date) as sale_date,
+        -- The store-local calendar day: what the store's daily figures are booked on.
+        cast(scanned_at at time zone store_timezone as date) as business_date,
         scanned_at,
         scanned_at at time zone store_timezone as scanned_at_local,
         store_key,

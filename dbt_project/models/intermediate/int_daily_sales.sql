@@ -2,29 +2,35 @@
     config(
         materialized='incremental',
         incremental_strategy='replace_interval',
-        interval_column='sale_date',
+        interval_column='business_date',
         interval_column_is_date=true,
+        interval_column_is_business_date=true,
         on_schema_change='append_new_columns',
     )
 }}
 
--- One row per day and channel: the small aggregate the all-history marts are built from, so
--- their cost follows the number of days, not the number of scans.
+-- One row per store-local business date and channel: the small aggregate the all-history marts
+-- are built from, so their cost follows the number of days, not the number of scans. A run
+-- recomputes every business date its UTC interval touches, whole, from the facts.
 with
 
 scan_sales as (
     select * from {{ ref('fct_sales') }}
-    where {{ in_interval('scanned_at') }}
+    where
+        {{ near_business_date_interval('scanned_at') }}
+        and {{ in_business_date_interval('business_date') }}
 ),
 
 order_lines as (
     select * from {{ ref('fct_order_lines') }}
-    where {{ in_interval('ordered_at') }}
+    where
+        {{ near_business_date_interval('ordered_at') }}
+        and {{ in_business_date_interval('business_date') }}
 ),
 
 pos_daily as (
     select
-        sale_date,
+        business_date,
         'pos' as channel,
         count(*) as line_count,
         sum(quantity) as total_quantity,
@@ -32,12 +38,12 @@ pos_daily as (
         cast(0 as numeric) as extended_discount,
         sum(extended_sales) as profit
     from scan_sales
-    group by sale_date
+    group by business_date
 ),
 
 orders_daily as (
     select
-        order_date as sale_date,
+        business_date,
         'orders' as channel,
         count(*) as line_count,
         sum(quantity) as total_quantity,
@@ -45,7 +51,7 @@ orders_daily as (
         sum(extended_discount) as extended_discount,
         sum(profit) as profit
     from order_lines
-    group by order_date
+    group by business_date
 ),
 
 final as (

@@ -2,12 +2,13 @@
     config(
         materialized='incremental',
         incremental_strategy='replace_interval',
-        interval_column='sale_date',
+        interval_column='business_date',
         interval_column_is_date=true,
+        interval_column_is_business_date=true,
         partitioned_by_day=true,
         pre_hook=before_begin('{{ create_interval_partitions() }}'),
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['sale_date']}],
+        indexes=[{'columns': ['business_date']}],
     )
 }}
 
@@ -15,7 +16,9 @@ with
 
 sales as (
     select * from {{ ref('fct_sales') }}
-    where {{ in_interval('scanned_at') }}
+    where
+        {{ near_business_date_interval('scanned_at') }}
+        and {{ in_business_date_interval('business_date') }}
 ),
 
 products as (
@@ -26,7 +29,7 @@ named as (
     select
         sales.store_id,
         sales.item_id,
-        sales.sale_date,
+        sales.business_date,
         sales.scanned_at,
         sales.quantity,
         sales.extended_sales,
@@ -39,13 +42,13 @@ summary as (
     select
         store_id,
         item_id as product_id,
-        sale_date,
+        business_date,
         (array_agg(item_name order by scanned_at desc))[1] as product,
         count(*) as scan_count,
         sum(quantity) as total_quantity,
         sum(extended_sales) as total_sales
     from named
-    group by store_id, item_id, sale_date
+    group by store_id, item_id, business_date
 )
 
 select * from summary

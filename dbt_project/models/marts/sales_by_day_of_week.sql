@@ -13,13 +13,14 @@ by_day_of_week as (
         dates.day_of_week,
         dates.day_of_week_name,
         daily_sales.channel,
-        count(distinct daily_sales.sale_date) as days,
+        count(distinct daily_sales.business_date) as days,
         sum(daily_sales.line_count) as line_count,
         sum(daily_sales.total_quantity) as total_quantity,
         sum(daily_sales.extended_sales) as total_sales,
-        sum(daily_sales.extended_sales) / count(distinct daily_sales.sale_date) as avg_daily_sales
+        sum(daily_sales.extended_sales)
+        / count(distinct daily_sales.business_date) as avg_daily_sales
     from daily_sales
-    inner join dates on daily_sales.sale_date = dates.date_day
+    inner join dates on daily_sales.business_date = dates.date_day
     group by dates.day_of_week, dates.day_of_week_name, daily_sales.channel
 )
 

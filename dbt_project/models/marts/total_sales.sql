@@ -8,8 +8,8 @@ daily_sales as (
 by_channel as (
     select
         channel,
-        min(sale_date) as first_sale_date,
-        max(sale_date) as last_sale_date,
+        min(business_date) as first_sale_date,
+        max(business_date) as last_sale_date,
         sum(line_count) as line_count,
         sum(total_quantity) as total_quantity,
         sum(extended_sales) as total_sales,

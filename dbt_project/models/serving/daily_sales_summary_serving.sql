@@ -29,11 +29,16 @@ products as (
     select * from {{ ref('dim_products') }}
 ),
 
+stores as (
+    select * from {{ ref('dim_stores') }}
+),
+
 speed as (
     select
         speed_scans.store_id,
         speed_scans.item_id as product_id,
-        cast(speed_scans.scanned_at at time zone 'UTC' as date) as sale_date,
+        cast(speed_scans.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
+            as business_date,
         coalesce(max(products.item_name), 'unknown') as product,
         count(*) as scan_count,
         sum(speed_scans.quantity) as total_quantity,
@@ -44,11 +49,16 @@ speed as (
             speed_scans.item_id = products.item_id
             and speed_scans.scanned_at >= products.valid_from
             and speed_scans.scanned_at < products.valid_to
+    left join stores
+        on
+            speed_scans.store_id = stores.store_id
+            and speed_scans.scanned_at >= stores.valid_from
+            and speed_scans.scanned_at < stores.valid_to
     where not speed_scans.is_voided
     group by
         speed_scans.store_id,
         speed_scans.item_id,
-        cast(speed_scans.scanned_at at time zone 'UTC' as date)
+        cast(speed_scans.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
 ),
 
 final as (
@@ -56,7 +66,7 @@ final as (
         store_id,
         product_id,
         product,
-        sale_date,
+        business_date,
         scan_count,
         total_quantity,
         total_sales,
@@ -67,7 +77,7 @@ final as (
         store_id,
         product_id,
         product,
-        sale_date,
+        business_date,
         scan_count,
         total_quantity,
         total_sales,

@@ -61,7 +61,13 @@ class AirflowClient:
                 time.sleep(2)
 
     def unpause(self, dag_id: str) -> None:
-        self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        self.set_paused(dag_id, False)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
+    def is_paused(self, dag_id: str) -> bool:
+        return bool(self._request("GET", f"/dags/{dag_id}")["is_paused"])
 
     def trigger(
         self,

@@ -64,6 +64,7 @@ def ensure_databases(settings: Settings) -> None:
     """Create roles (api, ingest, dbt, airflow), the three databases and the warehouse's raw/ops
     schemas with their grants. Safe to run on every `up`."""
     import psycopg
+    from psycopg import sql
 
     pg = settings.postgres
     with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn, conn.cursor() as cur:
@@ -71,6 +72,9 @@ def ensure_databases(settings: Settings) -> None:
         _ensure_role(cur, pg.api, replication=True)
         _ensure_role(cur, pg.ingest)
         _ensure_role(cur, pg.dbt)
+        # The ELT's arrival cutoff reads when other sessions' write transactions began
+        # (pg_stat_activity hides that from other roles without this).
+        cur.execute(sql.SQL("grant pg_read_all_stats to {}").format(sql.Identifier(pg.dbt.name)))
         _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
         _ensure_database(cur, config.DB_OLTP, pg.api)
     # The warehouse's migrations are applied by whoever lands data first (the ingest DAG's

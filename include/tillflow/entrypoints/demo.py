@@ -119,6 +119,9 @@ def _elt_summary(client: AirflowClient, run_id: str) -> list[str]:
 
     dag_id = "tillflow_elt_daily"
     lines = [*_gate_lines(client, dag_id, run_id, "gx_raw_gate")]
+    rebuilt = client.xcom(dag_id, run_id, "rebuild_late_days") or []
+    lines.append(f"late days rebuilt: {len(rebuilt)}")
+    lines.extend(f"  {r['day']}: {r['reason']} ({r['seconds']}s)" for r in rebuilt)
     lines += _gate_lines(client, dag_id, run_id, "gx_marts_gate")
     pg = Settings.from_env().postgres
     dsn = pg.dsn("warehouse", pg.dbt)

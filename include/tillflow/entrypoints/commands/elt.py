@@ -60,6 +60,15 @@ def _cmd(args: argparse.Namespace, settings: Settings) -> int:
         code = backfill.check(settings, days, rerun, _dbt_dsn(settings, db))
         print(f"backfill-check wall time {time.monotonic() - t0:.0f}s")
         return code
+    elif args.elt_command == "late-days":
+        from tillflow.jobs.elt import late_days
+
+        found = late_days.find_late_days(
+            _dbt_dsn(settings, db), date.fromisoformat(args.day), args.lookback
+        )
+        print(f"late days before {args.day} (look-back {args.lookback}): {len(found)}")
+        for d in found:
+            print(f"  {d.day}  scans {d.scans:>9,}  orders {d.orders:>7,}  {d.reason}")
     elif args.elt_command == "hashes":
         for name, digest in marts.mart_hashes(_dbt_dsn(settings, db)).items():
             print(f"{name:<28} {digest}")
@@ -80,6 +89,15 @@ def register(tree: CommandTree) -> None:
             q.add_argument("which", choices=["raw", "marts"])
         q.add_argument("day", help="first UTC day, YYYY-MM-DD")
         q.add_argument("--days", type=int, default=1, help="number of days (default 1)")
+    q = sub.add_parser(
+        "late-days",
+        help="the earlier days a daily run of DAY would build again, and why",
+        description="Which days of the look-back before DAY received events since they were "
+        "last built (by arrival time, against each build's arrival cutoff), or hold events but "
+        "were never built: what the daily DAG's rebuild_late_days task would rebuild.",
+    )
+    q.add_argument("day", help="the run's UTC day, YYYY-MM-DD")
+    q.add_argument("--lookback", type=int, default=7, help="days back (default %(default)s)")
     q = sub.add_parser(
         "backfill-check",
         help="airflow backfill create over days, re-run one, compare mart hashes",

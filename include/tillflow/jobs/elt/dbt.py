@@ -102,9 +102,22 @@ def run_dbt(
     return run
 
 
-def build_interval(dsn: str, start: datetime, end: datetime, *extra: str) -> DbtRun:
-    """``dbt build`` (models, snapshots, tests) for the interval [start, end)."""
-    return run_dbt(["build", *extra], dsn, interval_vars(start, end))
+def build_interval(
+    dsn: str,
+    start: datetime,
+    end: datetime,
+    *extra: str,
+    arrivals_through: datetime | None = None,
+) -> DbtRun:
+    """``dbt build`` (models, snapshots, tests) for the interval [start, end).
+
+    The build records the arrival cutoff it contains (``late_days.arrival_cutoff``, taken now
+    unless given), so a later daily run knows which rows arrived after it."""
+    from tillflow.jobs.elt import late_days
+
+    cutoff = arrivals_through or late_days.arrival_cutoff(dsn)
+    variables = {**interval_vars(start, end), "arrivals_through": cutoff.isoformat()}
+    return run_dbt(["build", *extra], dsn, variables)
 
 
 def parse_manifest(dsn: str) -> Path:

@@ -141,9 +141,10 @@ def raw_checks(start: datetime, end: datetime, min_scans: int = 1) -> list[Check
 def mart_checks(start: datetime, end: datetime, min_rows: int = 1) -> list[Check]:
     """Expectations on the marts after dbt built [start, end)."""
     s, e = _ts(start), _ts(end)
+    # The business dates the run recomputed: a day either side of its UTC days.
     days = (
-        f"sale_date >= cast(timestamptz '{s}' at time zone 'UTC' as date)"
-        f" and sale_date < cast(timestamptz '{e}' at time zone 'UTC' as date)"
+        f"business_date >= cast(timestamptz '{s}' at time zone 'UTC' as date) - 1"
+        f" and business_date < cast(timestamptz '{e}' at time zone 'UTC' as date) + 1"
     )
     summary = Check(
         name="marts_daily_sales_summary",
@@ -152,11 +153,11 @@ def mart_checks(start: datetime, end: datetime, min_rows: int = 1) -> list[Check
             Expect("ExpectTableRowCountToBeBetween", {"min_value": min_rows}),
             *(
                 Expect("ExpectColumnValuesToNotBeNull", {"column": c})
-                for c in ("store_id", "product_id", "sale_date", "total_sales")
+                for c in ("store_id", "product_id", "business_date", "total_sales")
             ),
             Expect(
                 "ExpectCompoundColumnsToBeUnique",
-                {"column_list": ["store_id", "product_id", "sale_date"]},
+                {"column_list": ["store_id", "product_id", "business_date"]},
             ),
             Expect("ExpectColumnValuesToBeBetween", {"column": "total_quantity", "min_value": 1}),
             Expect("ExpectColumnValuesToBeBetween", {"column": "total_sales", "min_value": 0}),

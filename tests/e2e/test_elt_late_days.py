@@ -1,0 +1,96 @@
+"""Late data through the scheduler: a scan that lands after its day was built reaches that day's
+marts on the next daily run of `tillflow_elt_daily`, triggered through Airflow's REST API and run
+by the scheduler like any scheduled run.
+
+It writes to the stack's warehouse under a store id no generator uses (TEST_STORE), the day
+before yesterday and yesterday (the latest interval, so unpausing the DAG schedules nothing
+else), and removes its rows and rebuilds that day at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from tillflow import config
+from tillflow.adapters.airflow_api import AirflowClient
+from tillflow.adapters.warehouse import prepare_warehouse
+from tillflow.config import Settings
+from tillflow.jobs.elt import dbt, fixtures
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
+
+DAG_ID = "tillflow_elt_daily"
+TEST_STORE, TEST_ITEM, LATE_QTY = 990_001, 990_001, 4
+SCAN_ID = "1a7ee2e0" * 4
+TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+LATE_DAY, NEXT_DAY = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
+
+MART_QUANTITY = (
+    "select coalesce(sum(total_quantity), 0) from marts.daily_sales_summary"
+    " where business_date = %s and store_id = %s"
+)
+
+
+@pytest.fixture
+def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
+    admin = prepare_warehouse(stack)
+    pg = stack.postgres
+    dsns = {"admin": admin, "dbt": pg.dsn(config.DB_WAREHOUSE, pg.dbt)}
+    yield dsns
+    with psycopg.connect(admin) as conn:
+        conn.execute("delete from raw.pos_scans where store_id = %s", (TEST_STORE,))
+    dbt.build_interval(dsns["dbt"], LATE_DAY, LATE_DAY + timedelta(days=1))
+
+
+def _scalar(dsn: str, query: str, *params: object) -> object:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
+    stack: Settings, warehouse: dict[str, str]
+) -> None:
+    # Given the day before yesterday built, with what had arrived by then
+    dbt.build_interval(warehouse["dbt"], LATE_DAY, LATE_DAY + timedelta(days=1))
+    before = _scalar(warehouse["dbt"], MART_QUANTITY, LATE_DAY.date(), TEST_STORE)
+    # And a scan of that day landing afterwards (an offline till uploading its backlog)
+    scanned_at = LATE_DAY + timedelta(hours=15)
+    row = (SCAN_ID, TEST_STORE, 1, TEST_ITEM, LATE_QTY, scanned_at, 1, "e2e.late", 0, 0,
+           datetime.now(UTC))  # fmt: skip
+    with psycopg.connect(warehouse["admin"]) as conn:
+        conn.execute(
+            f"insert into raw.pos_scans ({', '.join(fixtures.COLUMNS['pos_scans'])})"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            row,
+        )
+    # When the scheduler runs the next day's daily ELT
+    af = stack.airflow
+    client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
+    client.wait_for_dag(DAG_ID)
+    was_paused = client.is_paused(DAG_ID)
+    try:
+        run_id = client.run_interval(
+            DAG_ID,
+            NEXT_DAY.isoformat(),
+            TODAY.isoformat(),
+            conf={"skip_ingestion_wait": True, "min_scans": 0},
+        )
+        client.unpause(DAG_ID)
+        state = client.wait_for_run(DAG_ID, run_id, timeout=2000)
+        rebuilt = client.xcom(DAG_ID, run_id, "rebuild_late_days")
+    finally:
+        client.set_paused(DAG_ID, was_paused)
+        client.close()
+    # Then the run is green, it rebuilt the late day and says why
+    assert state == "success"
+    late = [r for r in rebuilt if r["day"] == LATE_DAY.date().isoformat()]
+    assert late and late[0]["scans"] >= 1, rebuilt
+    assert late[0]["reason"].startswith("events arrived since its build")
+    # And the late scan is in that day's marts, once
+    after = _scalar(warehouse["dbt"], MART_QUANTITY, LATE_DAY.date(), TEST_STORE)
+    assert after == before + LATE_QTY  # type: ignore[operator]
