@@ -25,12 +25,14 @@ speed_scans as (
     {{ resolve_scan_voids('speed_events') | indent(4) }}
 ),
 
+-- Priced from the live SCD2 history (views over the CDC change log), not from the dimensions:
+-- those change only when the nightly build runs, and every repricing since would be missed.
 products as (
-    select * from {{ ref('dim_products') }}
+    select * from {{ ref('int_item_master_history') }}
 ),
 
 stores as (
-    select * from {{ ref('dim_stores') }}
+    select * from {{ ref('int_stores_history') }}
 ),
 
 speed as (
