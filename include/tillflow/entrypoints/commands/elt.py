@@ -80,7 +80,7 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
     def progress(hour: datetime, s: OracleStats) -> None:
         print(
-            f"reconcile: {s.hours} h done (to {hour:%Y-%m-%d %H:%M}Z), {s.events:,} events, "
+            f"reconcile: {s.hours} h summed (last: {hour:%Y-%m-%d %H}:00Z), {s.events:,} events, "
             f"{s.sales:,} sales, {s.events_per_second:,.0f} events/s",
             flush=True,
         )
