@@ -27,7 +27,7 @@ from tillflow.domain.events.records import TimeWindow
 from tillflow.domain.events.scans import validate_record
 from tillflow.domain.generation.model import Catalog, epoch_ms
 from tillflow.jobs.elt import dbt
-from tillflow.jobs.elt.reconcile.compare import table
+from tillflow.jobs.elt.reconcile.compare import mart_day_rule, table
 from tillflow.jobs.elt.reconcile.expected import LOOKBACK, GeneratedWindow, expected_totals
 from tillflow.jobs.elt.reconcile.oracle import reconcile
 from tillflow.jobs.elt.reconcile.prices import seeded_history
@@ -140,7 +140,7 @@ def test_reconcile_passes_on_the_built_window_then_fails_on_one_changed_scan(
     # And the price change inside the window moved them (the as-of pricing was exercised)
     unchanged = seeded_history(SEED, [], epoch_ms(START - LOOKBACK))
     generated = GeneratedWindow(Catalog.from_seed(SEED, STORES), SEED, START, END, BAD_SHARE)
-    assert expected_totals(generated, unchanged, "utc")[0].rows() != report.expected
+    assert expected_totals(generated, unchanged, mart_day_rule())[0].rows() != report.expected
 
     # When one sold scan's quantity is changed in raw and its day is rebuilt
     with psycopg.connect(warehouse["admin"]) as conn:

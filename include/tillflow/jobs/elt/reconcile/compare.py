@@ -6,16 +6,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
+from tillflow.jobs.elt.reconcile.days import DayRule
+
 #: The day column of the daily sales mart and serving view (the store-local business date once
 #: the marts follow that rule; ``sale_date``, the UTC date, before). One name to switch.
 MART_DATE_COLUMN: Final = "sale_date"
-#: The day rule that column means (see ``expected.DayRule``).
-DAY_RULE_OF_COLUMN: Final = {"business_date": "local", "sale_date": "utc"}
+#: The day rule each possible day column means.
+DAY_RULE_OF_COLUMN: Final[dict[str, DayRule]] = {"business_date": "local", "sale_date": "utc"}
 #: (label, relation) compared: the batch mart, and the serving view summed over its layers.
 RELATIONS: Final = (
     ("marts", "marts.daily_sales_summary"),
     ("serving", "serving.daily_sales_summary"),
 )
+
+
+def mart_day_rule() -> DayRule:
+    """The day rule of the marts' day column: what the oracle sums on."""
+    return DAY_RULE_OF_COLUMN[MART_DATE_COLUMN]
+
 
 Key = tuple[int, str]  # (store_id, ISO day)
 Sums = tuple[int, int, int]  # (scan count, quantity, sales cents)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     import numpy as np
 
 DAY_MS = 86_400_000
+#: local: the store-local calendar date (the business date); utc: the UTC date.
+DayRule = Literal["local", "utc"]
 
 
 @dataclass(frozen=True)

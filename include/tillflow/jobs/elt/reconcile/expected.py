@@ -14,20 +14,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final
 
 from tillflow.domain.events.records import TimeWindow
 from tillflow.domain.events.scans import validate_record
 from tillflow.domain.generation import model
 from tillflow.domain.generation.model import Catalog, Scans
-from tillflow.jobs.elt.reconcile.days import DayGrid, local_day_index, utc_day_index
+from tillflow.jobs.elt.reconcile.days import DayGrid, DayRule, local_day_index, utc_day_index
 from tillflow.jobs.elt.reconcile.prices import PriceHistory
 from tillflow.jobs.generators.scans import LATE_HOURS, bad_events
 
 if TYPE_CHECKING:
     import numpy as np
 
-DayRule = Literal["local", "utc"]
 #: How far before a window's start its events can lie (late events), with a margin.
 LOOKBACK: Final = timedelta(hours=LATE_HOURS[1] + 1)
 

@@ -16,7 +16,6 @@ from tillflow.domain.generation.model import Catalog, epoch_ms
 from tillflow.jobs.elt.reconcile import compare
 from tillflow.jobs.elt.reconcile.expected import (
     LOOKBACK,
-    DayRule,
     GeneratedWindow,
     OracleStats,
     Progress,
@@ -83,9 +82,7 @@ def reconcile(
     say: Callable[[str], None] = print,
 ) -> ReconcileReport:
     """Compare the daily sales mart and serving view with the oracle's sums for the window."""
-    day_rule: DayRule = (
-        "local" if compare.DAY_RULE_OF_COLUMN[compare.MART_DATE_COLUMN] == "local" else "utc"
-    )
+    day_rule = compare.mart_day_rule()
     changes, loaded_seed, valid_from = read_price_changes(oltp_dsn)
     if loaded_seed is not None and loaded_seed != seed:
         raise RuntimeError(
