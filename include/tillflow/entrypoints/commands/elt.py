@@ -1,4 +1,5 @@
-"""`tillflow elt ...`: the warehouse's tools (fixtures, dbt manifest/build/docs, GX gates, hashes)."""
+"""`tillflow elt ...`: the warehouse's tools (fixtures, dbt manifest/build/docs, GX gates, hashes,
+the sales marts' oracle)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from tillflow import config
 from tillflow.config import Settings
+from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.entrypoints.commands import CommandTree
 
 
@@ -69,10 +71,54 @@ def _cmd(args: argparse.Namespace, settings: Settings) -> int:
         print(f"late days before {args.day} (look-back {args.lookback}): {len(found)}")
         for d in found:
             print(f"  {d.day}  scans {d.scans:>9,}  orders {d.orders:>7,}  {d.reason}")
+    elif args.elt_command == "reconcile":
+        return _reconcile(args, settings)
     elif args.elt_command == "hashes":
         for name, digest in marts.mart_hashes(_dbt_dsn(settings, db)).items():
             print(f"{name:<28} {digest}")
     return 0
+
+
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow.entrypoints.commands.generate import history_window
+    from tillflow.jobs.elt.reconcile import compare
+    from tillflow.jobs.elt.reconcile.expected import OracleStats
+    from tillflow.jobs.elt.reconcile.oracle import reconcile
+
+    start, end = history_window(args.start, args.end)
+
+    def progress(hour: datetime, s: OracleStats) -> None:
+        print(
+            f"reconcile: {s.hours} h summed (last: {hour:%Y-%m-%d %H}:00Z), {s.events:,} events, "
+            f"{s.sales:,} sales, {s.events_per_second:,.0f} events/s",
+            flush=True,
+        )
+
+    report = reconcile(
+        settings.postgres.dsn(args.oltp_database, settings.postgres.api),
+        _dbt_dsn(settings, args.database),
+        args.seed,
+        start,
+        end,
+        stores=args.stores,
+        bad_share=args.bad_share,
+        progress=progress,
+    )
+    s = report.stats
+    print(
+        f"reconcile: {s.events:,} events + {s.landed_bad:,} late ({s.dead_letters:,} dead "
+        f"letters), {s.sales:,} sales, {s.voided:,} voided, in {s.seconds:.1f}s "
+        f"({s.events_per_second:,.0f} events/s)"
+    )
+    days = f"{report.days[0]} .. {report.days[-1]}" if report.days else "none"
+    relations = ", ".join(r for _, r in compare.RELATIONS)
+    print(f"reconcile: {report.store_days:,} store-days over days {days} vs {relations}")
+    if report.ok:
+        print("reconcile: OK, no difference")
+        return 0
+    print("\n".join(compare.table(report.differences)))
+    print(f"reconcile: FAILED, {len(report.differences)} differences")
+    return 1
 
 
 def register(tree: CommandTree) -> None:
@@ -113,5 +159,42 @@ def register(tree: CommandTree) -> None:
         "--fixtures",
         action="store_true",
         help="load the raw fixture rows first (days 2026-03-02..04)",
+    )
+    q = sub.add_parser(
+        "reconcile",
+        help="compare the daily sales mart and serving view with sales regenerated from the seed",
+        description="An oracle for the POS sales marts. Regenerates the scan events of a window "
+        "exactly as `tillflow generate history` made them (same --seed, --stores, --bad-share; "
+        "late events land, malformed ones are dead letters), prices them from the seeded prices "
+        "and the churn slots applied in the OLTP database (generator_runs; never from warehouse "
+        "tables), sums them per store and business day, and compares marts.daily_sales_summary "
+        "and serving.daily_sales_summary (all layers) with those sums to the cent. Prints a "
+        "table of the differences; exits 1 if there is any. POS channel only: orders come "
+        "through the API and cannot be regenerated. The warehouse must hold the scans of this "
+        "window only, on the days compared (a controlled run).",
+        epilog="Example: tillflow elt --database tillflow_wt_x reconcile --from 2026-03-08 "
+        "--to 2026-03-08 --stores 3 --bad-share 0.01",
+    )
+    q.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        help="first UTC day (YYYY-MM-DD) or start instant of the generated window (included)",
+    )
+    q.add_argument(
+        "--to",
+        dest="end",
+        required=True,
+        help="last UTC day (included) or end instant (excluded), as given to generate history",
+    )
+    q.add_argument("--seed", type=int, default=DEFAULT_SEED, help="base seed (default %(default)s)")
+    q.add_argument("--stores", type=int, default=None, metavar="N", help="first N stores (all)")
+    q.add_argument(
+        "--bad-share", type=float, default=0.0, metavar="P", help="as generated (default 0)"
+    )
+    q.add_argument(
+        "--oltp-database",
+        default=config.DB_OLTP,
+        help="OLTP database holding generator_runs and item_master (default %(default)s)",
     )
     p.set_defaults(func=_cmd)

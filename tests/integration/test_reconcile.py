@@ -1,0 +1,181 @@
+"""`tillflow elt reconcile` end to end, in databases of its own: a generated window of 3 stores x
+2 hours across a UTC midnight (late and malformed events included, a price change inside it) is
+landed in raw, dbt builds its days, and the oracle finds no difference; after one raw scan's
+quantity is changed and its day rebuilt, the oracle lists that store and day and fails.
+
+There is no broker here: the generator's own output (``history_chunks``, what ``generate
+history`` sends) goes through ingestion's per-record rules (``validate_record``) and is COPYed into
+raw.pos_scans. The CDC change log is written from the OLTP rows as Debezium would publish them
+(a snapshot, then the churn slot's updates, committed at ``CHANGE_AT``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from tillflow.adapters.warehouse import prepare_warehouse
+from tillflow.config import Settings
+from tillflow.domain.events.records import TimeWindow
+from tillflow.domain.events.scans import validate_record
+from tillflow.domain.generation.model import Catalog, epoch_ms
+from tillflow.jobs.elt import dbt
+from tillflow.jobs.elt.reconcile.compare import mart_day_rule, table
+from tillflow.jobs.elt.reconcile.expected import LOOKBACK, GeneratedWindow, expected_totals
+from tillflow.jobs.elt.reconcile.oracle import reconcile
+from tillflow.jobs.elt.reconcile.prices import seeded_history
+from tillflow.jobs.generators import churn, reference_load
+from tillflow.jobs.generators.scans import history_chunks
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+
+WAREHOUSE_DB, OLTP_DB = "tillflow_wt_oracle", "tillflow_wt_oracle_oltp"
+SEED, STORES, BAD_SHARE = 20261121, 3, 0.05
+START = datetime(2026, 3, 3, 23, tzinfo=UTC)
+END = START + timedelta(hours=2)
+#: The churn slot's commit instant, inside the window (the warehouse's valid-from of its prices).
+CHANGE_AT = datetime(2026, 3, 4, 0, 20, 0, 123000, tzinfo=UTC)
+#: The UTC days dbt builds: the window's, and the two before it that late events land on.
+BUILD = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC))
+SCAN_COLUMNS = (
+    "scan_id", "store_id", "checkstand_id", "item_id", "quantity", "scanned_at",
+    "schema_version", "kafka_topic", "kafka_partition", "kafka_offset",
+)  # fmt: skip
+CDC_COLUMNS = ("source_table", "op", "after", "source_lsn", "source_ts", "kafka_topic",
+               "kafka_partition", "kafka_offset")  # fmt: skip
+
+
+def _images(conn: psycopg.Connection[Any], table: str, where: str = "true") -> list[str]:
+    return [
+        str(r[0]) for r in conn.execute(f"select row_to_json(t)::text from {table} t where {where}")
+    ]
+
+
+def _land_cdc(admin: str, oltp: str) -> None:
+    """Snapshot of the reference tables, the churn slot at CHANGE_AT, and its CDC updates."""
+    snapshot_at = datetime(2026, 3, 1, tzinfo=UTC)
+    rows: list[tuple[Any, ...]] = []
+    with psycopg.connect(oltp) as conn:
+        for table in ("item_categories", "stores", "item_master"):
+            rows += [(table, "r", image, snapshot_at) for image in _images(conn, table)]
+    result = churn.apply_item_churn(oltp, CHANGE_AT, SEED)
+    assert result.applied
+    with psycopg.connect(oltp) as conn:
+        # The run happens now; the test makes it the commit of CHANGE_AT (what the oracle reads).
+        conn.execute(
+            "update generator_runs set applied_at = %s where kind = 'item_churn'", (CHANGE_AT,)
+        )
+        category = int(result.details["category_id"])
+        rows += [
+            ("item_master", "u", image, CHANGE_AT)
+            for image in _images(conn, "item_master", f"category_id = {category}")
+        ]
+    sql = f"copy raw.cdc_changes ({', '.join(CDC_COLUMNS)}) from stdin"
+    with psycopg.connect(admin) as conn, conn.cursor() as cur, cur.copy(sql) as copy:
+        for offset, (table, op, image, ts) in enumerate(rows):
+            copy.write_row((table, op, image, offset, ts, "oracle.cdc", 0, offset))
+
+
+def _land_scans(admin: str) -> int:
+    """The generator's events of the window, through ingestion's rules, into raw.pos_scans."""
+    catalog = Catalog.from_seed(SEED, STORES)
+    window = TimeWindow.current()
+    landed = 0
+    sql = f"copy raw.pos_scans ({', '.join(SCAN_COLUMNS)}) from stdin"
+    with psycopg.connect(admin) as conn, conn.cursor() as cur, cur.copy(sql) as copy:
+        for chunk, _ in history_chunks(catalog, SEED, START, END, BAD_SHARE, hashlib.sha256()):
+            for value in chunk.values:
+                row, _ = validate_record(value, window)
+                if row is not None:
+                    copy.write_row((*row, 1, "oracle.pos.scans", 0, landed))
+                    landed += 1
+    return landed
+
+
+@pytest.fixture(scope="module")
+def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
+    pg = stack.postgres
+    with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f"drop database if exists {OLTP_DB} with (force)")
+        conn.execute(f"create database {OLTP_DB}")
+    oltp = pg.dsn(OLTP_DB)
+    admin = prepare_warehouse(stack, WAREHOUSE_DB, fresh=True)
+    try:
+        reference_load.bootstrap_oltp(oltp, SEED)
+        _land_cdc(admin, oltp)
+        landed = _land_scans(admin)
+        assert landed > 1000
+        dsn = pg.dsn(WAREHOUSE_DB, pg.dbt)
+        dbt.build_interval(dsn, *BUILD)
+        yield {"admin": admin, "dbt": dsn, "oltp": oltp}
+    finally:
+        with psycopg.connect(pg.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f"drop database if exists {OLTP_DB} with (force)")
+            conn.execute(f"drop database if exists {WAREHOUSE_DB} with (force)")
+
+
+def _reconcile(dsns: dict[str, str]) -> Any:
+    report = reconcile(dsns["oltp"], dsns["dbt"], SEED, START, END, STORES, BAD_SHARE)
+    print("\n".join(table(report.differences)))
+    return report
+
+
+def test_reconcile_passes_on_the_built_window_then_fails_on_one_changed_scan(
+    warehouse: dict[str, str],
+) -> None:
+    # Given the window's scans (late ones on earlier days) built by dbt
+    report = _reconcile(warehouse)
+    stats = report.stats
+    assert stats.landed_bad > 0 and stats.dead_letters > 0 and stats.voided > 0
+    assert report.price_changes == 1 and len(report.days) >= 3
+    # Then the marts and the serving view hold exactly the oracle's sums
+    assert report.ok, report.differences
+    # And the price change inside the window moved them (the as-of pricing was exercised)
+    unchanged = seeded_history(SEED, [], epoch_ms(START - LOOKBACK))
+    generated = GeneratedWindow(Catalog.from_seed(SEED, STORES), SEED, START, END, BAD_SHARE)
+    assert expected_totals(generated, unchanged, mart_day_rule())[0].rows() != report.expected
+
+    # When one sold scan's quantity is changed in raw and its day is rebuilt
+    with psycopg.connect(warehouse["admin"]) as conn:
+        row = conn.execute(
+            "update raw.pos_scans set quantity = quantity + 1 where ctid = ("
+            " select s.ctid from raw.pos_scans s where s.quantity between 1 and 3"
+            " and s.scanned_at >= %s and not exists (select 1 from raw.pos_scans v"
+            "  where v.scan_id = s.scan_id and v.quantity = 0) order by s.scanned_at limit 1)"
+            " returning store_id, scanned_at",
+            (START,),
+        ).fetchone()
+    assert row is not None
+    store, at = int(row[0]), row[1]
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    dbt.build_interval(warehouse["dbt"], day, day + timedelta(days=1))
+    # Then the oracle fails and lists that store and day, in the mart and in the serving view
+    report = _reconcile(warehouse)
+    assert not report.ok
+    assert {(d.relation, d.store_id) for d in report.differences} == {
+        ("marts", store),
+        ("serving", store),
+    }
+    assert len({d.day for d in report.differences}) == 1
+    for d in report.differences:
+        assert d.actual[1] == d.expected[1] + 1 and d.actual[0] == d.expected[0]
+        assert d.actual[2] > d.expected[2]
+    print(json.dumps([d.__dict__ for d in report.differences]))
+    # And the command exits 1 with the difference in its table
+    argv = [
+        sys.executable, "-m", "tillflow.entrypoints.cli", "elt", "--database", WAREHOUSE_DB,
+        "reconcile", "--from", START.isoformat(), "--to", END.isoformat(), "--seed", str(SEED),
+        "--stores", str(STORES), "--bad-share", str(BAD_SHARE), "--oltp-database", OLTP_DB,
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    print(done.stdout, done.stderr)
+    assert done.returncode == 1
+    assert "reconcile: FAILED, 2 differences" in done.stdout
+    assert sum(line.split()[:2] == ["marts", str(store)] for line in done.stdout.splitlines()) == 1
