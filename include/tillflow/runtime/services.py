@@ -262,6 +262,9 @@ class Postgres(Service):
                 "-c max_connections=200",
                 "-c shared_buffers=512MB",
                 "-c max_wal_size=4GB",
+                # Commit times of OLTP transactions: `tillflow elt reconcile` dates a price
+                # change by the same instant CDC does (the commit), not its transaction's start.
+                "-c track_commit_timestamp=on",
             ]
         )
         result = self._run(
