@@ -29,26 +29,31 @@ products as (
     select * from {{ ref('dim_products') }}
 ),
 
+speed_sold as (
+    select * from speed_scans
+    where not is_voided
+),
+
+speed_priced as (
+    -- Priced by the same unknown-item rule as fct_sales (macro price_by_item).
+    {{ price_by_item('speed_sold', ['scan_id'], 'item_id', 'scanned_at', 'products') | indent(4) }}
+),
+
 speed as (
     select
-        speed_scans.store_id,
-        speed_scans.item_id as product_id,
-        cast(speed_scans.scanned_at at time zone 'UTC' as date) as sale_date,
+        speed_priced.store_id,
+        speed_priced.item_id as product_id,
+        cast(speed_priced.scanned_at at time zone 'UTC' as date) as sale_date,
         coalesce(max(products.item_name), 'unknown') as product,
         count(*) as scan_count,
-        sum(speed_scans.quantity) as total_quantity,
-        sum(speed_scans.quantity * products.unit_price) as total_sales
-    from speed_scans
-    left join products
-        on
-            speed_scans.item_id = products.item_id
-            and speed_scans.scanned_at >= products.valid_from
-            and speed_scans.scanned_at < products.valid_to
-    where not speed_scans.is_voided
+        sum(speed_priced.quantity) as total_quantity,
+        sum(speed_priced.quantity * speed_priced.priced_unit_price) as total_sales
+    from speed_priced
+    inner join products on speed_priced.priced_product_key = products.product_key
     group by
-        speed_scans.store_id,
-        speed_scans.item_id,
-        cast(speed_scans.scanned_at at time zone 'UTC' as date)
+        speed_priced.store_id,
+        speed_priced.item_id,
+        cast(speed_priced.scanned_at at time zone 'UTC' as date)
 ),
 
 final as (
