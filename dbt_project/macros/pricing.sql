@@ -1,72 +1,47 @@
 {#- Item pricing by the unknown-item rule (business rules, "Unknown items"): each row of
-    `rows_relation` (one per `row_keys`, an item in `item_column` at the instant `at_column`) gets
-    the product version valid at that instant ('as_of'); failing that, the item's latest version
-    that started at or before it, e.g. a deleted item ('last_known'); failing that, the unknown
-    member and a price of 0.00 ('unpriced'). Adds priced_product_key, priced_unit_price and
-    price_source to the rows' columns.
+    `rows_relation` (an item in `item_column` at the instant `at_column`) gets the product version
+    valid at that instant ('as_of'); failing that, the item's latest version that started at or
+    before it, e.g. a deleted item ('last_known'); failing that, the unknown member and a price of
+    0.00 ('unpriced'). Adds priced_product_key, priced_unit_price and price_source to the rows'
+    columns.
 
-    Set-based: one range join for every row, then a second join only for the rows the first one
-    missed (few), keeping each one's latest earlier version with DISTINCT ON. -#}
-{% macro price_by_item(rows_relation, row_keys, item_column, at_column, products_relation) %}
+    One range join, no second pass: each version is stretched until the next version of its
+    item starts (for ever for the last one), so the stretched versions tile time from an item's
+    first version on and the one containing the instant is the latest version that started
+    before it; inside its own validity it is the as-of version, after it the last known. -#}
+{% macro price_by_item(rows_relation, item_column, at_column, products_relation) %}
 with
 
-as_of as (
+stretched_versions as (
     select
-        priced_rows.*,
-        products.product_key as as_of_product_key,
-        products.unit_price as as_of_unit_price
-    from {{ rows_relation }} as priced_rows
-    left join {{ products_relation }} as products
-        on
-            priced_rows.{{ item_column }} = products.item_id
-            and priced_rows.{{ at_column }} >= products.valid_from
-            and priced_rows.{{ at_column }} < products.valid_to
-),
-
-missed as (
-    select {{ row_keys | join(', ') }}, {{ item_column }}, {{ at_column }} from as_of
-    where as_of_product_key is null
-),
-
-last_known as (
-    select distinct on ({% for k in row_keys %}missed.{{ k }}{{ ', ' if not loop.last }}{% endfor %})
-        {%- for k in row_keys %}
-        missed.{{ k }},
-        {%- endfor %}
-        products.product_key,
-        products.unit_price
-    from missed
-    inner join {{ products_relation }} as products
-        on
-            missed.{{ item_column }} = products.item_id
-            and products.valid_from <= missed.{{ at_column }}
-    order by
-        {%- for k in row_keys %}
-        missed.{{ k }} asc,
-        {%- endfor %}
-        products.valid_from desc
+        product_key,
+        item_id,
+        unit_price,
+        valid_from,
+        valid_to,
+        coalesce(
+            lead(valid_from) over (partition by item_id order by valid_from),
+            cast('infinity' as timestamptz)
+        ) as known_until
+    from {{ products_relation }}
 ),
 
 priced as (
     select
-        as_of.*,
-        coalesce(
-            as_of.as_of_product_key, last_known.product_key, {{ unknown_key() }}
-        ) as priced_product_key,
-        coalesce(
-            as_of.as_of_unit_price, last_known.unit_price, cast(0 as numeric(10, 2))
-        ) as priced_unit_price,
+        priced_rows.*,
+        coalesce(stretched_versions.product_key, {{ unknown_key() }}) as priced_product_key,
+        coalesce(stretched_versions.unit_price, cast(0 as numeric(10, 2))) as priced_unit_price,
         case
-            when as_of.as_of_product_key is not null then 'as_of'
-            when last_known.product_key is not null then 'last_known'
-            else 'unpriced'
+            when stretched_versions.product_key is null then 'unpriced'
+            when priced_rows.{{ at_column }} < stretched_versions.valid_to then 'as_of'
+            else 'last_known'
         end as price_source
-    from as_of
-    left join last_known
+    from {{ rows_relation }} as priced_rows
+    left join stretched_versions
         on
-        {%- for k in row_keys %}
-            {{ 'and ' if not loop.first }}as_of.{{ k }} = last_known.{{ k }}
-        {%- endfor %}
+            priced_rows.{{ item_column }} = stretched_versions.item_id
+            and priced_rows.{{ at_column }} >= stretched_versions.valid_from
+            and priced_rows.{{ at_column }} < stretched_versions.known_until
 )
 
 select * from priced

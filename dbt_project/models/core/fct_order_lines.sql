@@ -8,8 +8,6 @@
     )
 }}
 
-{%- set line_keys = ['order_id', 'line_no'] %}
-
 with
 
 order_events as (
@@ -78,7 +76,7 @@ item_versions as (
     -- The product version of each line by the unknown-item rule (macro price_by_item): valid at
     -- order time, else the product's last known one (a deleted product). Its price is unused:
     -- an order line carries the price charged.
-    {{ price_by_item('discounted', line_keys, 'product_id', 'ordered_at', 'products') | indent(4) }}
+    {{ price_by_item('discounted', 'product_id', 'ordered_at', 'products') | indent(4) }}
 ),
 
 joined as (

@@ -39,7 +39,7 @@ sold as (
 
 priced_products as (
     -- The product version and price of each scan, by the unknown-item rule (macro price_by_item).
-    {{ price_by_item('sold', ['scan_id'], 'item_id', 'scanned_at', 'products') | indent(4) }}
+    {{ price_by_item('sold', 'item_id', 'scanned_at', 'products') | indent(4) }}
 ),
 
 priced as (

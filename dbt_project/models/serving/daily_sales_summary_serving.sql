@@ -36,7 +36,7 @@ speed_sold as (
 
 speed_priced as (
     -- Priced by the same unknown-item rule as fct_sales (macro price_by_item).
-    {{ price_by_item('speed_sold', ['scan_id'], 'item_id', 'scanned_at', 'products') | indent(4) }}
+    {{ price_by_item('speed_sold', 'item_id', 'scanned_at', 'products') | indent(4) }}
 ),
 
 speed as (
