@@ -72,36 +72,38 @@ discounted as (
     inner join headers on lines.order_id = headers.order_id
 ),
 
+item_versions as (
+    -- The product version of each line by the unknown-item rule (macro price_by_item): valid at
+    -- order time, else the product's last known one (a deleted product). Its price is unused:
+    -- an order line carries the price charged.
+    {{ price_by_item('discounted', 'product_id', 'ordered_at', 'products') | indent(4) }}
+),
+
 joined as (
     -- As-of joins: the dimension versions valid when the order was placed.
     select
-        discounted.*,
-        coalesce(products.product_key, {{ unknown_key() }}) as product_key,
+        item_versions.*,
+        item_versions.priced_product_key as product_key,
         coalesce(customers.customer_key, {{ unknown_key() }}) as customer_key,
         coalesce(payment_methods.payment_method_key, {{ unknown_key() }}) as payment_method_key,
         coalesce(stores.store_key, {{ unknown_key() }}) as store_key,
         coalesce(stores.timezone, 'UTC') as store_timezone
-    from discounted
-    left join products
-        on
-            discounted.product_id = products.item_id
-            and discounted.ordered_at >= products.valid_from
-            and discounted.ordered_at < products.valid_to
+    from item_versions
     left join customers
         on
-            discounted.customer_id = customers.customer_id
-            and discounted.ordered_at >= customers.valid_from
-            and discounted.ordered_at < customers.valid_to
+            item_versions.customer_id = customers.customer_id
+            and item_versions.ordered_at >= customers.valid_from
+            and item_versions.ordered_at < customers.valid_to
     left join payment_methods
         on
-            discounted.payment_method_id = payment_methods.payment_method_id
-            and discounted.ordered_at >= payment_methods.valid_from
-            and discounted.ordered_at < payment_methods.valid_to
+            item_versions.payment_method_id = payment_methods.payment_method_id
+            and item_versions.ordered_at >= payment_methods.valid_from
+            and item_versions.ordered_at < payment_methods.valid_to
     left join stores
         on
-            discounted.store_id = stores.store_id
-            and discounted.ordered_at >= stores.valid_from
-            and discounted.ordered_at < stores.valid_to
+            item_versions.store_id = stores.store_id
+            and item_versions.ordered_at >= stores.valid_from
+            and item_versions.ordered_at < stores.valid_to
 ),
 
 final as (

@@ -37,25 +37,25 @@ sold as (
     where not is_voided
 ),
 
+priced_products as (
+    -- The product version and price of each scan, by the unknown-item rule (macro price_by_item).
+    {{ price_by_item('sold', 'item_id', 'scanned_at', 'products') | indent(4) }}
+),
+
 priced as (
-    -- As-of joins: the product and store versions valid when the scan happened.
+    -- As-of join: the store version valid when the scan happened.
     select
-        sold.*,
-        coalesce(products.product_key, {{ unknown_key() }}) as product_key,
+        priced_products.*,
+        priced_products.priced_product_key as product_key,
+        priced_products.priced_unit_price as unit_price,
         coalesce(stores.store_key, {{ unknown_key() }}) as store_key,
-        products.unit_price,
         coalesce(stores.timezone, 'UTC') as store_timezone
-    from sold
-    left join products
-        on
-            sold.item_id = products.item_id
-            and sold.scanned_at >= products.valid_from
-            and sold.scanned_at < products.valid_to
+    from priced_products
     left join stores
         on
-            sold.store_id = stores.store_id
-            and sold.scanned_at >= stores.valid_from
-            and sold.scanned_at < stores.valid_to
+            priced_products.store_id = stores.store_id
+            and priced_products.scanned_at >= stores.valid_from
+            and priced_products.scanned_at < stores.valid_to
 ),
 
 final as (
@@ -75,6 +75,7 @@ final as (
         item_id,
         quantity,
         unit_price,
+        price_source,
         unit_price * quantity as extended_sales,
         least({{ interval_end() }}, current_timestamp) as batched_through
     from priced

@@ -28,39 +28,51 @@ speed_scans as (
 -- Priced from the live SCD2 history (views over the CDC change log), not from the dimensions:
 -- those change only when the nightly build runs, and every repricing since would be missed.
 products as (
-    select * from {{ ref('int_item_master_history') }}
+    select
+        version_key as product_key,
+        item_id,
+        item_name,
+        unit_price,
+        valid_from,
+        valid_to
+    from {{ ref('int_item_master_history') }}
 ),
 
 stores as (
     select * from {{ ref('int_stores_history') }}
 ),
 
+speed_sold as (
+    select * from speed_scans
+    where not is_voided
+),
+
+speed_priced as (
+    -- Priced by the same unknown-item rule as fct_sales (macro price_by_item).
+    {{ price_by_item('speed_sold', 'item_id', 'scanned_at', 'products') | indent(4) }}
+),
+
 speed as (
     select
-        speed_scans.store_id,
-        speed_scans.item_id as product_id,
-        cast(speed_scans.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
+        speed_priced.store_id,
+        speed_priced.item_id as product_id,
+        cast(speed_priced.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
             as business_date,
         coalesce(max(products.item_name), 'unknown') as product,
         count(*) as scan_count,
-        sum(speed_scans.quantity) as total_quantity,
-        sum(speed_scans.quantity * products.unit_price) as total_sales
-    from speed_scans
-    left join products
-        on
-            speed_scans.item_id = products.item_id
-            and speed_scans.scanned_at >= products.valid_from
-            and speed_scans.scanned_at < products.valid_to
+        sum(speed_priced.quantity) as total_quantity,
+        sum(speed_priced.quantity * speed_priced.priced_unit_price) as total_sales
+    from speed_priced
+    left join products on speed_priced.priced_product_key = products.product_key
     left join stores
         on
-            speed_scans.store_id = stores.store_id
-            and speed_scans.scanned_at >= stores.valid_from
-            and speed_scans.scanned_at < stores.valid_to
-    where not speed_scans.is_voided
+            speed_priced.store_id = stores.store_id
+            and speed_priced.scanned_at >= stores.valid_from
+            and speed_priced.scanned_at < stores.valid_to
     group by
-        speed_scans.store_id,
-        speed_scans.item_id,
-        cast(speed_scans.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
+        speed_priced.store_id,
+        speed_priced.item_id,
+        cast(speed_priced.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
 ),
 
 final as (

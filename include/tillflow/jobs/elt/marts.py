@@ -6,6 +6,8 @@ MARTS: tuple[str, ...] = (
     "daily_sales_summary",
     "sales_by_day_of_week",
     "top_profitable_products",
+    "top_sellers_products",
+    "top_sellers_stores",
     "payment_method_distribution",
     "customer_ranking",
     "total_sales",
