@@ -8,14 +8,23 @@ changes as (
     select * from {{ ref('stg_cdc__changes') }}
 ),
 
+positioned as (
+    -- The order of int_cdc__versions (macro cdc_order_lsn), so the latest state is the state of
+    -- the history's current version.
+    select
+        *,
+        {{ cdc_order_lsn() }} as order_lsn
+    from changes
+),
+
 ranked as (
     select
         *,
         row_number() over (
             partition by source_table, entity_key
-            order by changed_at desc, source_lsn desc, kafka_partition desc, kafka_offset desc
+            order by order_lsn desc, kafka_partition desc, kafka_offset desc
         ) as recency
-    from changes
+    from positioned
 ),
 
 latest as (
