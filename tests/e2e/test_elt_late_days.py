@@ -2,9 +2,11 @@
 marts on the next daily run of `tillflow_elt_daily`, triggered through Airflow's REST API and run
 by the scheduler like any scheduled run.
 
-It writes to the stack's warehouse under a store id no generator uses (TEST_STORE), the day
-before yesterday and yesterday (the latest interval, so unpausing the DAG schedules nothing
-else), and removes its rows and rebuilds that day at the end."""
+It writes to the stack's warehouse: the fixture reference data (CDC snapshot rows of stores and
+items no generator uses, on `fixture.*` topics, so the late scan is priced and its store known,
+as the unknown-member share tests require) and one scan, the day before yesterday; it runs
+yesterday (the latest interval, so unpausing the DAG schedules nothing else). At the end it
+deletes every `fixture.*` row and rebuilds that day."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from tillflow.jobs.elt import dbt, fixtures
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 DAG_ID = "tillflow_elt_daily"
-TEST_STORE, TEST_ITEM, LATE_QTY = 990_001, 990_001, 4
+TEST_STORE, TEST_ITEM, LATE_QTY = fixtures.STORES[0], 9_000_002, 4
 SCAN_ID = "1a7ee2e0" * 4
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 LATE_DAY, NEXT_DAY = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
@@ -39,9 +41,9 @@ def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
     admin = prepare_warehouse(stack)
     pg = stack.postgres
     dsns = {"admin": admin, "dbt": pg.dsn(config.DB_WAREHOUSE, pg.dbt)}
+    fixtures.load(admin, fixtures.RawRows(cdc_changes=fixtures.build_rows().cdc_changes))
     yield dsns
-    with psycopg.connect(admin) as conn:
-        conn.execute("delete from raw.pos_scans where store_id = %s", (TEST_STORE,))
+    fixtures.clear(admin)
     dbt.build_interval(dsns["dbt"], LATE_DAY, LATE_DAY + timedelta(days=1))
 
 
@@ -60,7 +62,7 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
     before = _scalar(warehouse["dbt"], MART_QUANTITY, LATE_DAY.date(), TEST_STORE)
     # And a scan of that day landing afterwards (an offline till uploading its backlog)
     scanned_at = LATE_DAY + timedelta(hours=15)
-    row = (SCAN_ID, TEST_STORE, 1, TEST_ITEM, LATE_QTY, scanned_at, 1, "e2e.late", 0, 0,
+    row = (SCAN_ID, TEST_STORE, 1, TEST_ITEM, LATE_QTY, scanned_at, 1, "fixture.e2e.late", 0, 0,
            datetime.now(UTC))  # fmt: skip
     with psycopg.connect(warehouse["admin"]) as conn:
         conn.execute(
