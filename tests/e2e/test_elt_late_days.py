@@ -64,12 +64,7 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
     scanned_at = LATE_DAY + timedelta(hours=15)
     row = (SCAN_ID, TEST_STORE, 1, TEST_ITEM, LATE_QTY, scanned_at, 1, "fixture.e2e.late", 0, 0,
            datetime.now(UTC))  # fmt: skip
-    with psycopg.connect(warehouse["admin"]) as conn:
-        conn.execute(
-            f"insert into raw.pos_scans ({', '.join(fixtures.COLUMNS['pos_scans'])})"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            row,
-        )
+    fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=[row]))
     # When the scheduler runs the next day's daily ELT
     af = stack.airflow
     client = AirflowClient(af.base_url, af.admin_user, af.admin_password)

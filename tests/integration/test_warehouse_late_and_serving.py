@@ -179,12 +179,7 @@ def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
     # Given a scan of the batched day that lands after the day was built (an offline till)
     late = (LATE_SCAN_ID, LATE_STORE, 1, LATE_ITEM, LATE_QTY, LATE_AT, 1, "fixture.late", 0, 0,
             datetime.now(UTC))  # fmt: skip
-    with psycopg.connect(admin) as conn:
-        conn.execute(
-            f"insert into raw.pos_scans ({', '.join(fixtures.COLUMNS['pos_scans'])})"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            late,
-        )
+    fixtures.load(admin, fixtures.RawRows(pos_scans=[late]))
     # Then a run two days later finds it late by arrival, and the unbuilt day after it too
     found = late_days.find_late_days(dsn, DAY[0].date() + timedelta(days=2), lookback_days=2)
     assert [(d.day, d.scans, d.orders) for d in found] == [
@@ -230,12 +225,7 @@ def test_an_evening_sale_is_booked_on_the_store_local_business_date(
     # Given a Chicago store's scan at 21:30 local time, already the next day in UTC
     evening = (EVENING_SCAN_ID, LATE_STORE, 1, LATE_ITEM, 2, EVENING_AT, 1, "fixture.evening", 0,
                0, EVENING_AT)  # fmt: skip
-    with psycopg.connect(admin) as conn:
-        conn.execute(
-            f"insert into raw.pos_scans ({', '.join(fixtures.COLUMNS['pos_scans'])})"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            evening,
-        )
+    fixtures.load(admin, fixtures.RawRows(pos_scans=[evening]))
     # When the run of the next UTC day builds
     dbt.build_interval(dsn, DAY[1], DAY[1] + timedelta(days=1))
     # Then the fact keeps both days and the store's daily figures book it on its local date

@@ -27,70 +27,66 @@ from pg_stat_activity
 where datname = current_database() and backend_xid is not null and pid <> pg_backend_pid()
 """
 
-# Per day of the look-back: the arrival cutoff of its latest build (null: never built), then
-# the rows that arrived at or after it. A void reaches back one day (it cancels a scan minutes
-# earlier, possibly before midnight), so a late void marks the day before too.
+# Per day of the look-back: the arrival cutoff of its latest build (null: never built, or built
+# before cutoffs were recorded: to_jsonb reads a column the table may not have yet), and the
+# rows that arrived at or after that day's own cutoff, in one pass over the recent arrivals (the
+# BRIN index on ingested_at). A void reaches back one day (it cancels a scan minutes earlier,
+# possibly before midnight), so a late void marks the day before too.
 LATE_SQL = """
 with days as (
     select d::date as day
     from generate_series(%(first)s::date, %(last)s::date, interval '1 day') as d
 ),
 built as (
-    select
-        days.day,
-        latest.built_at is not null as was_built,
-        latest.cutoff
+    select days.day, latest.built_at is not null as was_built, latest.cutoff
     from days
     left join lateral (
-        select b.built_at, {cutoff_column} as cutoff from core.batch_intervals as b
+        select b.built_at, (to_jsonb(b) ->> 'arrivals_through')::timestamptz as cutoff
+        from core.batch_intervals as b
         where b.interval_start <= days.day and b.interval_end > days.day
         order by b.built_at desc limit 1
     ) as latest on true
 ),
-arrived_scans as (
-    select
-        (scanned_at at time zone 'UTC')::date as day,
-        bool_or(quantity = 0) as has_voids,
-        count(*) as n
-    from raw.pos_scans
-    where ingested_at >= %(min_cutoff)s and scanned_at >= %(from)s and scanned_at < %(to)s
-    group by 1
+late_scans as (
+    select built.day, count(*) as n
+    from raw.pos_scans as s
+    inner join built
+        on s.ingested_at >= built.cutoff
+        and ((s.scanned_at at time zone 'UTC')::date = built.day
+             or (s.quantity = 0 and (s.scanned_at at time zone 'UTC')::date = built.day + 1))
+    where s.ingested_at >= %(min_cutoff)s and s.scanned_at >= %(from)s and s.scanned_at < %(to)s
+    group by built.day
 ),
-arrived_orders as (
-    select (ordered_at at time zone 'UTC')::date as day, count(*) as n
-    from raw.orders
-    where ingested_at >= %(min_cutoff)s and ordered_at >= %(from)s and ordered_at < %(to)s
-    group by 1
+late_orders as (
+    select built.day, count(*) as n
+    from raw.orders as o
+    inner join built
+        on o.ingested_at >= built.cutoff and (o.ordered_at at time zone 'UTC')::date = built.day
+    where o.ingested_at >= %(min_cutoff)s and o.ordered_at >= %(from)s and o.ordered_at < %(to)s
+    group by built.day
 )
 select
     built.day,
     built.was_built,
     built.cutoff,
-    coalesce((
-        select sum(s.n) from arrived_scans as s
-        where (s.day = built.day or (s.has_voids and s.day = built.day + 1))
-    ), 0) as candidate_scans,
-    coalesce((select o.n from arrived_orders as o where o.day = built.day), 0) as candidate_orders,
+    coalesce(late_scans.n, 0) as scans,
+    coalesce(late_orders.n, 0) as orders,
     exists (
         select 1 from raw.pos_scans as r
         where r.scanned_at >= built.day and r.scanned_at < built.day + 1
     ) or exists (
-        select 1 from raw.orders as o
-        where o.ordered_at >= built.day and o.ordered_at < built.day + 1
+        select 1 from raw.orders as r
+        where r.ordered_at >= built.day and r.ordered_at < built.day + 1
     ) as has_rows
 from built
+left join late_scans on late_scans.day = built.day
+left join late_orders on late_orders.day = built.day
 order by built.day
 """
 
-# The exact count for one built day, against its own cutoff (the query above used the smallest).
-EXACT_SQL = """
-select
-    (select count(*) from raw.pos_scans
-     where ingested_at >= %(cutoff)s
-       and ((scanned_at >= %(day)s and scanned_at < %(next)s)
-            or (quantity = 0 and scanned_at >= %(next)s and scanned_at < %(after)s))),
-    (select count(*) from raw.orders
-     where ingested_at >= %(cutoff)s and ordered_at >= %(day)s and ordered_at < %(next)s)
+MIN_CUTOFF_SQL = """
+select min((to_jsonb(b) ->> 'arrivals_through')::timestamptz) from core.batch_intervals as b
+where b.interval_end > %s and b.interval_start < %s
 """
 
 
@@ -140,58 +136,22 @@ def find_late_days(
         conn.execute("set time zone 'UTC'")  # days compare with instants as UTC days
         if conn.execute("select to_regclass('core.batch_intervals')").fetchone() == (None,):
             return []  # nothing was ever built: the run's own build is the first
-        # Builds made before the cutoff was recorded vouch for nothing (the column is missing
-        # until the first build with it).
-        has_cutoffs = conn.execute(
-            "select 1 from information_schema.columns where table_schema = 'core'"
-            " and table_name = 'batch_intervals' and column_name = 'arrivals_through'"
-        ).fetchone()
-        cutoff_column = "b.arrivals_through" if has_cutoffs else "null::timestamptz"
-        min_cutoff = _midnight(first)
-        if has_cutoffs:
-            row = conn.execute(
-                "select min(arrivals_through) from core.batch_intervals"
-                " where interval_end > %s and interval_start < %s",
-                (_midnight(first), _midnight(day)),
-            ).fetchone()
-            min_cutoff = (row[0] if row else None) or min_cutoff
+        row = conn.execute(MIN_CUTOFF_SQL, (_midnight(first), _midnight(day))).fetchone()
         params = {
             "first": first,
             "last": day - timedelta(days=1),
-            "min_cutoff": min_cutoff,
+            "min_cutoff": (row[0] if row else None) or _midnight(first),
             "from": _midnight(first),
             "to": _midnight(day) + timedelta(days=1),
         }
-        late: list[LateDay] = []
-        query = LATE_SQL.replace("{cutoff_column}", cutoff_column)
-        for d, was_built, cutoff, scans, orders, has_rows in conn.execute(query, params).fetchall():
-            if cutoff is None:
-                if has_rows:
-                    late.append(
-                        LateDay(
-                            d, "built without an arrival cutoff" if was_built else "never built"
-                        )
-                    )
-                continue
-            if scans == 0 and orders == 0:
-                continue
-            exact = conn.execute(
-                EXACT_SQL,
-                {
-                    "cutoff": cutoff,
-                    "day": _midnight(d),
-                    "next": _midnight(d) + timedelta(days=1),
-                    "after": _midnight(d) + timedelta(days=2),
-                },
-            ).fetchone()
-            assert exact is not None
-            if exact[0] or exact[1]:
-                late.append(
-                    LateDay(
-                        d,
-                        f"events arrived since its build (cutoff {cutoff.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z)",
-                        exact[0],
-                        exact[1],
-                    )
-                )
+        rows = conn.execute(LATE_SQL, params).fetchall()
+    late: list[LateDay] = []
+    for d, was_built, cutoff, scans, orders, has_rows in rows:
+        if cutoff is None:
+            if has_rows:
+                why = "built without an arrival cutoff" if was_built else "never built"
+                late.append(LateDay(d, why))
+        elif scans or orders:
+            why = f"events arrived since its build (cutoff {cutoff.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z)"
+            late.append(LateDay(d, why, scans, orders))
     return late
