@@ -122,7 +122,11 @@ def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
 
 
 def _reconcile(dsns: dict[str, str]) -> Any:
-    report = reconcile(dsns["oltp"], dsns["dbt"], SEED, START, END, STORES, BAD_SHARE)
+    # applied_at was rewritten to CHANGE_AT, the instant the CDC rows carry; the rewrite's own
+    # commit time is now, so the oracle is told to read applied_at.
+    report = reconcile(
+        dsns["oltp"], dsns["dbt"], SEED, START, END, STORES, BAD_SHARE, price_valid_from="applied"
+    )
     print("\n".join(table(report.differences)))
     return report
 
@@ -173,6 +177,7 @@ def test_reconcile_passes_on_the_built_window_then_fails_on_one_changed_scan(
         sys.executable, "-m", "tillflow.entrypoints.cli", "elt", "--database", WAREHOUSE_DB,
         "reconcile", "--from", START.isoformat(), "--to", END.isoformat(), "--seed", str(SEED),
         "--stores", str(STORES), "--bad-share", str(BAD_SHARE), "--oltp-database", OLTP_DB,
+        "--price-valid-from", "applied",
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     print(done.stdout, done.stderr)

@@ -103,6 +103,7 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
         stores=args.stores,
         bad_share=args.bad_share,
         progress=progress,
+        price_valid_from=args.price_valid_from,
     )
     s = report.stats
     print(
@@ -196,5 +197,12 @@ def register(tree: CommandTree) -> None:
         "--oltp-database",
         default=config.DB_OLTP,
         help="OLTP database holding generator_runs and item_master (default %(default)s)",
+    )
+    q.add_argument(
+        "--price-valid-from",
+        choices=("auto", "commit", "applied"),
+        default="auto",
+        help="a price change's valid-from instant: its transaction's commit time (as CDC), "
+        "generator_runs.applied_at, or auto = commit when track_commit_timestamp is on",
     )
     p.set_defaults(func=_cmd)

@@ -80,10 +80,13 @@ def reconcile(
     bad_share: float = 0.0,
     progress: Progress | None = None,
     say: Callable[[str], None] = print,
+    price_valid_from: str = "auto",
 ) -> ReconcileReport:
-    """Compare the daily sales mart and serving view with the oracle's sums for the window."""
+    """Compare the daily sales mart and serving view with the oracle's sums for the window.
+    ``price_valid_from`` says where a price change's valid-from instant comes from (see
+    :func:`read_price_changes`)."""
     day_rule = compare.mart_day_rule()
-    changes, loaded_seed, valid_from = read_price_changes(oltp_dsn)
+    changes, loaded_seed, valid_from = read_price_changes(oltp_dsn, price_valid_from)
     if loaded_seed is not None and loaded_seed != seed:
         raise RuntimeError(
             f"the OLTP reference data was loaded with seed {loaded_seed}, not {seed}"

@@ -126,7 +126,14 @@ def changes_from_runs(rows: list[tuple[datetime, datetime, dict[str, Any]]]) -> 
     return out
 
 
-def read_price_changes(oltp_dsn: str) -> tuple[list[PriceChange], int | None, str]:
+#: Where a slot's valid-from instant comes from: ``auto`` is ``commit`` when the server keeps
+#: commit times, else ``applied``.
+VALID_FROM_CHOICES = ("auto", "commit", "applied")
+
+
+def read_price_changes(
+    oltp_dsn: str, valid_from: str = "auto"
+) -> tuple[list[PriceChange], int | None, str]:
     """The applied churn slots of the OLTP database, the seed its reference data was loaded with
     (None when unknown), and where the valid-from instants come from. Reads ``generator_runs``.
 
@@ -134,12 +141,21 @@ def read_price_changes(oltp_dsn: str) -> tuple[list[PriceChange], int | None, st
     (``pg_xact_commit_timestamp`` of its ``generator_runs`` row, written by that transaction):
     exactly CDC's. Off (the default), it is ``applied_at``, which precedes the commit by the
     transaction's duration (tens of ms): scans of the re-priced category in that gap are priced
-    differently from the warehouse."""
+    differently from the warehouse. ``valid_from="applied"`` takes ``applied_at`` even when commit
+    times are kept: for a database whose ``applied_at`` was rewritten to stand for the commit
+    (a test replaying a slot at a past instant)."""
     import psycopg
 
+    if valid_from not in VALID_FROM_CHOICES:
+        raise ValueError(f"valid_from must be one of {', '.join(VALID_FROM_CHOICES)}")
     with psycopg.connect(oltp_dsn) as conn:
         exact = conn.execute("select current_setting('track_commit_timestamp')").fetchone()
-        committed = bool(exact and exact[0] == "on")
+        kept = bool(exact and exact[0] == "on")
+        if valid_from == "commit" and not kept:
+            raise RuntimeError(
+                "valid_from=commit needs track_commit_timestamp on in the OLTP server"
+            )
+        committed = kept and valid_from != "applied"
         instant = (
             "coalesce(pg_xact_commit_timestamp(xmin), applied_at)" if committed else "applied_at"
         )
@@ -151,7 +167,13 @@ def read_price_changes(oltp_dsn: str) -> tuple[list[PriceChange], int | None, st
             "select details from generator_runs where kind = 'reference' order by slot limit 1"
         ).fetchone()
     seed = ref[0].get("seed") if ref and isinstance(ref[0], dict) else None
-    source = "commit time" if committed else "applied_at (track_commit_timestamp is off)"
+    source = (
+        "commit time"
+        if committed
+        else "applied_at (track_commit_timestamp is off)"
+        if not kept
+        else "applied_at (as asked)"
+    )
     return changes_from_runs([(r[0], r[1], r[2]) for r in runs]), seed, source
 
 
