@@ -13,10 +13,13 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
    were never built; and the arrival cutoff this run's build contains;
 4. `rebuild_late_days` — `dbt build` of each such day, oldest first (its return value lists the
    days rebuilt and why);
-5. `dbt` — Cosmos task group from the dbt manifest: staging views, SCD2 history and snapshots,
-   dimensions, incremental facts and marts for the interval (dbt vars `data_interval_start/end`),
-   one `dbt build` task per model or snapshot (the node, then its tests), tests with several
-   parents as their own tasks once every parent is built;
+5. `dbt` — Cosmos task group from the dbt manifest (`ExecutionMode.WATCHER`): staging views, SCD2
+   history and snapshots, dimensions, incremental facts and marts for the interval (dbt vars
+   `data_interval_start/end`). One producer task runs a single `dbt build` of them all (each
+   node's tests right after it, dbt's threads in parallel); a sensor per model or snapshot
+   (`<node>.run`) and per node's tests (`<node>.test`) turns green or red as dbt reports it, so
+   the grid shows every node. A cleared run (or a retry) skips the producer and each sensor runs
+   its own node instead: the same result, node by node, slower;
 6. `gx_marts_gate` — Great Expectations on the marts of the interval;
 7. `dbt_docs` — the dbt docs site for the Cosmos docs plugin (the GX data docs are written by the
    gates under `include/gx/`).
@@ -41,6 +44,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 from cosmos import (
     DbtTaskGroup,
     ExecutionConfig,
+    ExecutionMode,
     InvocationMode,
     LoadMode,
     ProfileConfig,
@@ -160,14 +164,16 @@ with DAG(
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            # One `dbt build` task per model or snapshot: the node, then its tests, in one dbt
-            # invocation (half the tasks of AFTER_EACH, same fail-fast order).
-            test_behavior=TestBehavior.BUILD,
-            # Tests with several parents (relationships, reconciliations) run once all exist.
-            should_detach_multiple_parents_tests=True,
+            # One sensor per model or snapshot, green once the node and its tests passed in the
+            # producer's `dbt build` (which runs each node's tests right after it, fail-fast).
+            test_behavior=TestBehavior.AFTER_EACH,
         ),
-        # dbt runs inside the task's process: no second interpreter and dbt import per task.
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        # One `dbt build` of the whole group (the producer task, dbt's own threads) and one
+        # deferred sensor per node reporting that node's result: the per-task dbt start-up of
+        # one dbt process per model is gone. dbt runs inside the producer's process.
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER
+        ),
         operator_args={"vars": DBT_VARS, "install_deps": False},
     )
 

@@ -1,6 +1,7 @@
 """Late data through the scheduler: a scan that lands after its day was built reaches that day's
 marts on the next daily run of `tillflow_elt_daily`, triggered through Airflow's REST API and run
-by the scheduler like any scheduled run.
+by the scheduler like any scheduled run; and a dbt test that fails inside the Cosmos task group
+(one producer `dbt build`, a sensor per node) fails the run.
 
 It writes to the stack's warehouse: the fixture reference data (CDC snapshot rows of stores and
 items no generator uses, on `fixture.*` topics, so the late scan is priced and its store known,
@@ -26,7 +27,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 DAG_ID = "tillflow_elt_daily"
 TEST_STORE, TEST_ITEM, LATE_QTY = fixtures.STORES[0], 9_000_002, 4
-SCAN_ID = "1a7ee2e0" * 4
+SCAN_ID, UNKNOWN_SCAN_ID = "1a7ee2e0" * 4, "0dd17e40" * 4
+#: An item no CDC row describes: a day whose only scan is of it fails the unknown-item share test.
+UNKNOWN_ITEM = 9_000_999
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 LATE_DAY, NEXT_DAY = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
 
@@ -36,7 +39,10 @@ MART_QUANTITY = (
 )
 
 
-@pytest.fixture
+# Module-scoped: the fixture's CDC rows are loaded once. Deleted and loaded again, they would
+# come back with the same updated_at after the snapshots had invalidated them, and a timestamp
+# snapshot would record a second version with the same id.
+@pytest.fixture(scope="module")
 def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
     admin = prepare_warehouse(stack)
     pg = stack.postgres
@@ -44,7 +50,7 @@ def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
     fixtures.load(admin, fixtures.RawRows(cdc_changes=fixtures.build_rows().cdc_changes))
     yield dsns
     fixtures.clear(admin)
-    dbt.build_interval(dsns["dbt"], LATE_DAY, LATE_DAY + timedelta(days=1))
+    dbt.build_interval(dsns["dbt"], LATE_DAY, TODAY)
 
 
 def _scalar(dsn: str, query: str, *params: object) -> object:
@@ -52,6 +58,26 @@ def _scalar(dsn: str, query: str, *params: object) -> object:
         row = conn.execute(query, params).fetchone()
     assert row is not None
     return row[0]
+
+
+def _run_next_day(stack: Settings) -> tuple[str, str, AirflowClient]:
+    """Run (or clear and rerun) the daily ELT of NEXT_DAY through the scheduler; its state."""
+    af = stack.airflow
+    client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
+    client.wait_for_dag(DAG_ID)
+    was_paused = client.is_paused(DAG_ID)
+    try:
+        run_id = client.run_interval(
+            DAG_ID,
+            NEXT_DAY.isoformat(),
+            TODAY.isoformat(),
+            conf={"skip_ingestion_wait": True, "min_scans": 0},
+        )
+        client.unpause(DAG_ID)
+        state = client.wait_for_run(DAG_ID, run_id, timeout=2000)
+    finally:
+        client.set_paused(DAG_ID, was_paused)
+    return run_id, state, client
 
 
 def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
@@ -66,22 +92,10 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
            datetime.now(UTC))  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=[row]))
     # When the scheduler runs the next day's daily ELT
-    af = stack.airflow
-    client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
-    client.wait_for_dag(DAG_ID)
-    was_paused = client.is_paused(DAG_ID)
+    run_id, state, client = _run_next_day(stack)
     try:
-        run_id = client.run_interval(
-            DAG_ID,
-            NEXT_DAY.isoformat(),
-            TODAY.isoformat(),
-            conf={"skip_ingestion_wait": True, "min_scans": 0},
-        )
-        client.unpause(DAG_ID)
-        state = client.wait_for_run(DAG_ID, run_id, timeout=2000)
         rebuilt = client.xcom(DAG_ID, run_id, "rebuild_late_days")
     finally:
-        client.set_paused(DAG_ID, was_paused)
         client.close()
     # Then the run is green, it rebuilt the late day and says why
     assert state == "success"
@@ -91,3 +105,22 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
     # And the late scan is in that day's marts, once
     after = _scalar(warehouse["dbt"], MART_QUANTITY, LATE_DAY.date(), TEST_STORE)
     assert after == before + LATE_QTY  # type: ignore[operator]
+
+
+def test_a_failing_dbt_test_fails_the_daily_run(stack: Settings, warehouse: dict[str, str]) -> None:
+    # Given the run's day holding one scan, of an item no reference data describes
+    row = (UNKNOWN_SCAN_ID, TEST_STORE, 1, UNKNOWN_ITEM, 1, NEXT_DAY + timedelta(hours=12), 1,
+           "fixture.e2e.unknown", 0, 0, datetime.now(UTC))  # fmt: skip
+    fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=[row]))
+    # When the scheduler runs that day's daily ELT
+    run_id, state, client = _run_next_day(stack)
+    try:
+        states = client.task_states(DAG_ID, run_id)
+    finally:
+        client.close()
+    # Then the run fails, on the sensor of fct_sales' tests (the unknown-item share is 100 %),
+    # and nothing after the dbt group ran
+    assert state == "failed", states
+    assert states["dbt.fct_sales.test"] == "failed", states
+    assert states["gx_marts_gate"] in {"upstream_failed", "skipped"}, states
+    assert states["dbt_docs"] in {"upstream_failed", "skipped"}, states
