@@ -174,7 +174,15 @@ with DAG(
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER
         ),
-        operator_args={"vars": DBT_VARS, "install_deps": False},
+        operator_args={
+            "vars": DBT_VARS,
+            "install_deps": False,
+            # A cleared or retried run skips the producer and each sensor runs its own node:
+            # `dbt test --select <model>` then takes only the tests whose other parents are
+            # built already (its ancestors), so a test comparing a model with a downstream one
+            # runs at that downstream model, after it is rebuilt. The producer selects all.
+            "dbt_cmd_flags": ["--indirect-selection", "buildable"],
+        },
     )
 
     @task
