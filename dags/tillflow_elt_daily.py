@@ -35,7 +35,7 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,18 +132,16 @@ with DAG(
 
     @task
     def rebuild_late_days(found: dict[str, Any]) -> list[dict[str, Any]]:
-        """`dbt build` of each late day, oldest first, with the run's arrival cutoff."""
-        from tillflow.jobs.elt import dbt as dbt_runner
+        """`dbt build` of each late day, oldest first, with the run's arrival cutoff (the
+        all-days mart checks are left to the run's own build, which comes next)."""
+        from tillflow.jobs.elt import late_days
         from tillflow_airflow.connections import postgres_dsn
 
         dsn = postgres_dsn(config.CONN_WAREHOUSE)
         cutoff = datetime.fromisoformat(found["cutoff"])
         rebuilt = []
         for late in found["late"]:
-            day = datetime.fromisoformat(late["day"]).replace(tzinfo=UTC)
-            run = dbt_runner.build_interval(
-                dsn, day, day + timedelta(days=1), arrivals_through=cutoff
-            )
+            run = late_days.rebuild_day(dsn, date.fromisoformat(late["day"]), cutoff)
             rebuilt.append({**late, "seconds": round(run.seconds, 1)})
             print(f"rebuilt {late['day']} in {run.seconds:.0f}s: {late['reason']}")
         return rebuilt

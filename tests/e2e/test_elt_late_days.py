@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 DAG_ID = "tillflow_elt_daily"
 TEST_STORE, TEST_ITEM, LATE_QTY = fixtures.STORES[0], 9_000_002, 4
-SCAN_ID, UNKNOWN_SCAN_ID = "1a7ee2e0" * 4, "0dd17e40" * 4
+SCAN_ID = "1a7ee2e0" * 4
 #: An item no CDC row describes: a day whose only scan is of it fails the unknown-item share test.
 UNKNOWN_ITEM = 9_000_999
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -39,9 +39,8 @@ MART_QUANTITY = (
 )
 
 
-# Module-scoped: the fixture's CDC rows are loaded once. Deleted and loaded again, they would
-# come back with the same updated_at after the snapshots had invalidated them, and a timestamp
-# snapshot would record a second version with the same id.
+# Module-scoped: the fixture's CDC rows are loaded once and cleared once (fixtures.clear also
+# drops their snapshot versions, which a second load would otherwise duplicate).
 @pytest.fixture(scope="module")
 def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
     admin = prepare_warehouse(stack)
@@ -108,17 +107,27 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
 
 
 def test_a_failing_dbt_test_fails_the_daily_run(stack: Settings, warehouse: dict[str, str]) -> None:
-    # Given the run's day holding one scan, of an item no reference data describes
-    row = (UNKNOWN_SCAN_ID, TEST_STORE, 1, UNKNOWN_ITEM, 1, NEXT_DAY + timedelta(hours=12), 1,
-           "fixture.e2e.unknown", 0, 0, datetime.now(UTC))  # fmt: skip
-    fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=[row]))
+    # Given the run's day holding scans of an item no reference data describes, more than the
+    # unknown-item share allows (0.1 %) whatever the day already holds (a demo lands 400,000)
+    day_scans = _scalar(
+        warehouse["admin"],
+        "select count(*) from raw.pos_scans where scanned_at >= %s and scanned_at < %s",
+        NEXT_DAY,
+        TODAY,
+    )
+    rows = [
+        (f"0dd17e40{i:024x}", TEST_STORE, 1, UNKNOWN_ITEM, 1, NEXT_DAY + timedelta(hours=12), 1,
+         "fixture.e2e.unknown", 0, i, datetime.now(UTC))
+        for i in range(int(day_scans) // 500 + 1)  # type: ignore[call-overload]
+    ]  # fmt: skip
+    fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=rows))
     # When the scheduler runs that day's daily ELT
     run_id, state, client = _run_next_day(stack)
     try:
         states = client.task_states(DAG_ID, run_id)
     finally:
         client.close()
-    # Then the run fails, on the sensor of fct_sales' tests (the unknown-item share is 100 %),
+    # Then the run fails, on the sensor of fct_sales' tests (the unknown-item share is over),
     # and nothing after the dbt group ran
     assert state == "failed", states
     assert states["dbt.fct_sales.test"] == "failed", states

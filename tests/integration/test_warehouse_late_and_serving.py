@@ -244,3 +244,29 @@ def test_an_evening_sale_is_booked_on_the_store_local_business_date(
         dsn, "select sum(extended_sales) from core.fct_sales where business_date = %s", local_day
     )
     assert mart_total == fact_total
+
+
+def test_a_late_day_rebuild_does_not_wait_on_a_day_an_earlier_failed_run_left_half_built(
+    first_day_built: dict[str, str],
+) -> None:
+    dsn, admin = first_day_built["dbt"], first_day_built["admin"]
+    cutoff = late_days.arrival_cutoff(dsn)
+    # Given a failed run that left one intermediate without the first day (the others have it)
+    with psycopg.connect(admin) as conn:
+        conn.execute(
+            "delete from intermediate.int_product_daily_sales where sale_date = %s",
+            (DAY[0].date(),),
+        )
+    # When the next run first rebuilds another (late) day: a plain build of it fails on the
+    # all-days check of the top-sellers mart against total_sales
+    with pytest.raises(RuntimeError, match="top_sellers_products_sales_match_total_sales"):
+        dbt.build_interval(dsn, DAY[1], DAY[1] + timedelta(days=1), arrivals_through=cutoff)
+    # Then the late-day rebuild leaves that check to the run's own build, and succeeds
+    run = late_days.rebuild_day(dsn, DAY[1].date(), cutoff)
+    assert run.seconds > 0
+    # And the run's own build of the half-built day heals it, the all-days checks included
+    dbt.build_interval(dsn, *DAY, arrivals_through=cutoff)
+    total = "select sum(extended_sales) from {} where channel = 'pos'"
+    assert _one(dsn, total.format("intermediate.int_product_daily_sales")) == _one(
+        dsn, total.format("intermediate.int_daily_sales")
+    )

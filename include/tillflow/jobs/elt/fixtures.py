@@ -348,8 +348,21 @@ def build_rows() -> RawRows:
     return rows
 
 
+def _snapshot_keys() -> dict[str, tuple[str, list[int]]]:
+    """Each dbt snapshot table, its key column and the fixture's keys in it."""
+    return {
+        "snap_stores": ("store_id", list(STORES)),
+        "snap_item_master": ("item_id", [*ITEMS, INSERTED_ITEM]),
+        "snap_customers": ("customer_id", list(CUSTOMERS)),
+        "snap_payment_methods": ("payment_method_id", list(PAYMENT_METHODS)),
+    }
+
+
 def clear(dsn: str) -> None:
-    """Delete every fixture row (anything on a ``fixture.*`` topic) from the raw tables."""
+    """Delete every fixture row: anything on a ``fixture.*`` topic from the raw tables, and the
+    fixture's keys from the dbt snapshots. Loaded again later, the same CDC rows come back with
+    the same ``updated_at``; a snapshot that had invalidated them would record a second version
+    with the same id (its unique test fails), so their versions go with them."""
     import psycopg
 
     with psycopg.connect(dsn) as conn:
@@ -358,6 +371,11 @@ def clear(dsn: str) -> None:
                 f"delete from raw.{table} where kafka_topic like %s",
                 (FIXTURE_TOPIC_PREFIX + "%",),
             )
+        for table, (key, ids) in _snapshot_keys().items():
+            if conn.execute("select to_regclass(%s)", (f"snapshots.{table}",)).fetchone() != (
+                None,
+            ):
+                conn.execute(f"delete from snapshots.{table} where {key} = any(%s)", (ids,))
 
 
 def load(dsn: str, rows: RawRows | None = None) -> dict[str, int]:
