@@ -134,14 +134,14 @@ with DAG(
     def rebuild_late_days(found: dict[str, Any]) -> list[dict[str, Any]]:
         """`dbt build` of each late day, oldest first, with the run's arrival cutoff (the
         all-days mart checks are left to the run's own build, which comes next)."""
-        from tillflow.jobs.elt import late_days
+        from tillflow.jobs.elt import dbt as dbt_runner
         from tillflow_airflow.connections import postgres_dsn
 
         dsn = postgres_dsn(config.CONN_WAREHOUSE)
         cutoff = datetime.fromisoformat(found["cutoff"])
         rebuilt = []
         for late in found["late"]:
-            run = late_days.rebuild_day(dsn, date.fromisoformat(late["day"]), cutoff)
+            run = dbt_runner.rebuild_late_day(dsn, date.fromisoformat(late["day"]), cutoff)
             rebuilt.append({**late, "seconds": round(run.seconds, 1)})
             print(f"rebuilt {late['day']} in {run.seconds:.0f}s: {late['reason']}")
         return rebuilt

@@ -262,7 +262,7 @@ def test_a_late_day_rebuild_does_not_wait_on_a_day_an_earlier_failed_run_left_ha
     with pytest.raises(RuntimeError, match="top_sellers_products_sales_match_total_sales"):
         dbt.build_interval(dsn, DAY[1], DAY[1] + timedelta(days=1), arrivals_through=cutoff)
     # Then the late-day rebuild leaves that check to the run's own build, and succeeds
-    run = late_days.rebuild_day(dsn, DAY[1].date(), cutoff)
+    run = dbt.rebuild_late_day(dsn, DAY[1].date(), cutoff)
     assert run.seconds > 0
     # And the run's own build of the half-built day heals it, the all-days checks included
     dbt.build_interval(dsn, *DAY, arrivals_through=cutoff)

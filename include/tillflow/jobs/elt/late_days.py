@@ -16,15 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tillflow.jobs.elt.dbt import DbtRun
+from typing import Any
 
 #: How many days before the run's day the daily ELT looks for late events (default).
 DEFAULT_LOOKBACK_DAYS = 7
-#: The dbt tag of tests that compare marts over all days (see :func:`rebuild_day`).
-ALL_DAYS_TAG = "all_days"
 
 CUTOFF_SQL = """
 select least(now(), coalesce(min(xact_start), now()))
@@ -126,24 +121,6 @@ def arrival_cutoff(dsn: str) -> datetime:
     assert row is not None
     cutoff: datetime = row[0]
     return cutoff
-
-
-def rebuild_day(dsn: str, day: date, cutoff: datetime) -> DbtRun:
-    """``dbt build`` of one late day with the run's arrival cutoff, without the tests tagged
-    ``all_days``. Those compare marts over every day, so a day that an earlier failed run left
-    half built would fail each rebuild of another day, and the run that builds that day again
-    (its own interval, after the late days) would never start; the run's own build checks them."""
-    from tillflow.jobs.elt import dbt
-
-    start = _midnight(day)
-    return dbt.build_interval(
-        dsn,
-        start,
-        start + timedelta(days=1),
-        "--exclude",
-        f"tag:{ALL_DAYS_TAG}",
-        arrivals_through=cutoff,
-    )
 
 
 def find_late_days(
