@@ -11,8 +11,9 @@ deletes every `fixture.*` row and rebuilds that day."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -25,6 +26,7 @@ from tillflow.jobs.elt import dbt, fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
+T = TypeVar("T")
 DAG_ID = "tillflow_elt_daily"
 TEST_STORE, TEST_ITEM, LATE_QTY = fixtures.STORES[0], 9_000_002, 4
 SCAN_ID = "1a7ee2e0" * 4
@@ -59,24 +61,28 @@ def _scalar(dsn: str, query: str, *params: object) -> object:
     return row[0]
 
 
-def _run_next_day(stack: Settings) -> tuple[str, str, AirflowClient]:
-    """Run (or clear and rerun) the daily ELT of NEXT_DAY through the scheduler; its state."""
+def _run_next_day(stack: Settings, read: Callable[[AirflowClient, str], T]) -> tuple[str, T]:
+    """Run (or clear and rerun) the daily ELT of NEXT_DAY through the scheduler; its final state
+    and what ``read`` took from the finished run."""
     af = stack.airflow
     client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
-    client.wait_for_dag(DAG_ID)
-    was_paused = client.is_paused(DAG_ID)
     try:
-        run_id = client.run_interval(
-            DAG_ID,
-            NEXT_DAY.isoformat(),
-            TODAY.isoformat(),
-            conf={"skip_ingestion_wait": True, "min_scans": 0},
-        )
-        client.unpause(DAG_ID)
-        state = client.wait_for_run(DAG_ID, run_id, timeout=2000)
+        client.wait_for_dag(DAG_ID)
+        was_paused = client.is_paused(DAG_ID)
+        try:
+            run_id = client.run_interval(
+                DAG_ID,
+                NEXT_DAY.isoformat(),
+                TODAY.isoformat(),
+                conf={"skip_ingestion_wait": True, "min_scans": 0},
+            )
+            client.unpause(DAG_ID)
+            state = client.wait_for_run(DAG_ID, run_id, timeout=2000)
+        finally:
+            client.set_paused(DAG_ID, was_paused)
+        return state, read(client, run_id)
     finally:
-        client.set_paused(DAG_ID, was_paused)
-    return run_id, state, client
+        client.close()
 
 
 def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
@@ -91,11 +97,9 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
            datetime.now(UTC))  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=[row]))
     # When the scheduler runs the next day's daily ELT
-    run_id, state, client = _run_next_day(stack)
-    try:
-        rebuilt = client.xcom(DAG_ID, run_id, "rebuild_late_days")
-    finally:
-        client.close()
+    state, rebuilt = _run_next_day(
+        stack, lambda client, run_id: client.xcom(DAG_ID, run_id, "rebuild_late_days")
+    )
     # Then the run is green, it rebuilt the late day and says why
     assert state == "success"
     late = [r for r in rebuilt if r["day"] == LATE_DAY.date().isoformat()]
@@ -122,11 +126,7 @@ def test_a_failing_dbt_test_fails_the_daily_run(stack: Settings, warehouse: dict
     ]  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=rows))
     # When the scheduler runs that day's daily ELT
-    run_id, state, client = _run_next_day(stack)
-    try:
-        states = client.task_states(DAG_ID, run_id)
-    finally:
-        client.close()
+    state, states = _run_next_day(stack, lambda client, run_id: client.task_states(DAG_ID, run_id))
     # Then the run fails, on the sensor of fct_sales' tests (the unknown-item share is over),
     # and nothing after the dbt group ran
     assert state == "failed", states

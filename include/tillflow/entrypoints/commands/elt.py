@@ -12,6 +12,7 @@ from tillflow import config
 from tillflow.config import Settings
 from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.entrypoints.commands import CommandTree
+from tillflow.jobs.elt.reconcile.prices import VALID_FROM_CHOICES
 
 
 def _day(value: str) -> datetime:
@@ -200,7 +201,7 @@ def register(tree: CommandTree) -> None:
     )
     q.add_argument(
         "--price-valid-from",
-        choices=("auto", "commit", "applied"),
+        choices=VALID_FROM_CHOICES,
         default="auto",
         help="a price change's valid-from instant: its transaction's commit time (as CDC), "
         "generator_runs.applied_at, or auto = commit when track_commit_timestamp is on",

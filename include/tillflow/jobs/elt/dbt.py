@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from tillflow import config
@@ -129,7 +129,9 @@ def rebuild_late_day(dsn: str, day: date, cutoff: datetime) -> DbtRun:
     ``all_days``. Those compare marts over every day, so a day that an earlier failed run left
     half built would fail each rebuild of another day, and the run that builds that day again
     (its own interval, after the late days) would never start; the run's own build checks them."""
-    start = datetime.combine(day, datetime.min.time(), UTC)
+    from tillflow.jobs.elt import late_days
+
+    start = late_days.midnight(day)
     return build_interval(
         dsn,
         start,

@@ -348,14 +348,13 @@ def build_rows() -> RawRows:
     return rows
 
 
-def _snapshot_keys() -> dict[str, tuple[str, list[int]]]:
-    """Each dbt snapshot table, its key column and the fixture's keys in it."""
-    return {
-        "snap_stores": ("store_id", list(STORES)),
-        "snap_item_master": ("item_id", [*ITEMS, INSERTED_ITEM]),
-        "snap_customers": ("customer_id", list(CUSTOMERS)),
-        "snap_payment_methods": ("payment_method_id", list(PAYMENT_METHODS)),
-    }
+#: Each dbt snapshot table, its key column and the fixture's keys in it.
+SNAPSHOT_KEYS: dict[str, tuple[str, list[int]]] = {
+    "snap_stores": ("store_id", list(STORES)),
+    "snap_item_master": ("item_id", [*ITEMS, INSERTED_ITEM]),
+    "snap_customers": ("customer_id", list(CUSTOMERS)),
+    "snap_payment_methods": ("payment_method_id", list(PAYMENT_METHODS)),
+}
 
 
 def clear(dsn: str) -> None:
@@ -371,10 +370,10 @@ def clear(dsn: str) -> None:
                 f"delete from raw.{table} where kafka_topic like %s",
                 (FIXTURE_TOPIC_PREFIX + "%",),
             )
-        for table, (key, ids) in _snapshot_keys().items():
-            if conn.execute("select to_regclass(%s)", (f"snapshots.{table}",)).fetchone() != (
-                None,
-            ):
+        built = conn.execute("select tablename from pg_tables where schemaname = 'snapshots'")
+        present = {str(r[0]) for r in built.fetchall()}
+        for table, (key, ids) in SNAPSHOT_KEYS.items():
+            if table in present:
                 conn.execute(f"delete from snapshots.{table} where {key} = any(%s)", (ids,))
 
 

@@ -108,7 +108,8 @@ class LateDay:
         }
 
 
-def _midnight(day: date) -> datetime:
+def midnight(day: date) -> datetime:
+    """The UTC instant a UTC day starts."""
     return datetime.combine(day, time(), UTC)
 
 
@@ -136,13 +137,13 @@ def find_late_days(
         conn.execute("set time zone 'UTC'")  # days compare with instants as UTC days
         if conn.execute("select to_regclass('core.batch_intervals')").fetchone() == (None,):
             return []  # nothing was ever built: the run's own build is the first
-        row = conn.execute(MIN_CUTOFF_SQL, (_midnight(first), _midnight(day))).fetchone()
+        row = conn.execute(MIN_CUTOFF_SQL, (midnight(first), midnight(day))).fetchone()
         params = {
             "first": first,
             "last": day - timedelta(days=1),
-            "min_cutoff": (row[0] if row else None) or _midnight(first),
-            "from": _midnight(first),
-            "to": _midnight(day) + timedelta(days=1),
+            "min_cutoff": (row[0] if row else None) or midnight(first),
+            "from": midnight(first),
+            "to": midnight(day) + timedelta(days=1),
         }
         rows = conn.execute(LATE_SQL, params).fetchall()
     late: list[LateDay] = []

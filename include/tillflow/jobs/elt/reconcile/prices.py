@@ -151,11 +151,11 @@ def read_price_changes(
     with psycopg.connect(oltp_dsn) as conn:
         exact = conn.execute("select current_setting('track_commit_timestamp')").fetchone()
         kept = bool(exact and exact[0] == "on")
-        if valid_from == "commit" and not kept:
+        committed = kept if valid_from == "auto" else valid_from == "commit"
+        if committed and not kept:
             raise RuntimeError(
                 "valid_from=commit needs track_commit_timestamp on in the OLTP server"
             )
-        committed = kept and valid_from != "applied"
         instant = (
             "coalesce(pg_xact_commit_timestamp(xmin), applied_at)" if committed else "applied_at"
         )
@@ -170,9 +170,7 @@ def read_price_changes(
     source = (
         "commit time"
         if committed
-        else "applied_at (track_commit_timestamp is off)"
-        if not kept
-        else "applied_at (as asked)"
+        else f"applied_at (track_commit_timestamp {'on' if kept else 'off'})"
     )
     return changes_from_runs([(r[0], r[1], r[2]) for r in runs]), seed, source
 
