@@ -45,9 +45,9 @@ def tillflow_bootstrap() -> None:
     @task
     def topics() -> dict[str, Any]:
         from tillflow.jobs.generators import tasks
-        from tillflow_airflow.connections import kafka_bootstrap
+        from tillflow_airflow.connections import kafka_connection
 
-        return tasks.create_topics(kafka_bootstrap(config.CONN_KAFKA))
+        return tasks.create_topics(kafka_connection(config.CONN_KAFKA))
 
     oltp()
     topics()

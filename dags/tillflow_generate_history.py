@@ -52,7 +52,7 @@ def tillflow_generate_history() -> None:
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         from tillflow.jobs.generators import tasks
-        from tillflow_airflow.connections import kafka_bootstrap
+        from tillflow_airflow.connections import kafka_connection
 
         p = params or {}
         start = tasks.parse_instant(p.get("start")) or tasks.parse_instant(data_interval_start)
@@ -60,7 +60,7 @@ def tillflow_generate_history() -> None:
         if start is None or end is None:
             raise ValueError("no window: give params start and end, or a run with a data interval")
         return tasks.generate_window(
-            kafka_bootstrap(config.CONN_KAFKA),
+            kafka_connection(config.CONN_KAFKA),
             start,
             end,
             seed=int(p.get("seed", 20261121)),

@@ -47,11 +47,11 @@ def tillflow_generate_live() -> None:
     @task
     def live(params: dict[str, Any] | None = None) -> dict[str, Any]:
         from tillflow.jobs.generators import tasks
-        from tillflow_airflow.connections import kafka_bootstrap
+        from tillflow_airflow.connections import kafka_connection
 
         p = params or {}
         return tasks.generate_live(
-            kafka_bootstrap(config.CONN_KAFKA),
+            kafka_connection(config.CONN_KAFKA),
             duration_s=float(p.get("duration_s", 30)),
             speedup=float(p.get("speedup", 1.0)),
             max_rate=float(p.get("max_rate", 20000)) or None,

@@ -20,7 +20,8 @@ transaction, and every run starts from that log, so overlapping or retried runs 
 
 - **Schedule:** every 15 minutes (one run at a time); `make demo` triggers it after the generators.
 - **Inputs:** connections `postgres_warehouse_admin` (migrations), `kafka_default` (bootstrap
-  servers), `spark_default` (master), `postgres_warehouse` (summary); the Spark job itself lands
+  servers, security/SASL/SSL keys), `spark_default` (master, driver conf), `postgres_warehouse`
+  (summary); the Spark job itself lands
   rows as the platform's ingest role (its `TILLFLOW_PG_*` settings).
 - **Outputs:** the raw tables above; XCom `summary` (batches, landed, dead letters, lag).
 """
@@ -67,16 +68,19 @@ def tillflow_ingest() -> None:
             "available-now",
             "--job",
             JOB,
-            "--bootstrap",
-            "{{ conn.kafka_default.extra_dejson['bootstrap.servers'] }}",
         ],
         conf={
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.driver.host": "127.0.0.1",
             # The JVM only plans the micro-batches here (spark.ingest.C1_ONLY says why).
             "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
         },
-        env_vars={"SPARK_LOCAL_IP": "127.0.0.1", "PYTHONDONTWRITEBYTECODE": ""},
+        env_vars={
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYTHONDONTWRITEBYTECODE": "",
+            # The job's Kafka clients and driver conf come from the connections (README,
+            # "Running against a cluster"); secrets in them are masked in rendered fields.
+            "TILLFLOW_KAFKA_CLIENT_CONFIG": "{{ conn.kafka_default.extra_dejson | tojson }}",
+            "TILLFLOW_SPARK_CONF": "{{ conn.spark_default.extra_dejson | tojson }}",
+        },
         execution_timeout=timedelta(minutes=30),
     )
 

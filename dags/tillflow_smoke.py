@@ -42,10 +42,10 @@ def tillflow_smoke() -> None:
     @task
     def kafka() -> dict[str, Any]:
         from tillflow.jobs import smoke
-        from tillflow_airflow.connections import kafka_bootstrap
+        from tillflow_airflow.connections import kafka_connection
 
-        bootstrap = kafka_bootstrap(config.CONN_KAFKA)
-        return smoke.kafka_roundtrip(bootstrap, config.TOPICS.smoke).as_dict()
+        connection = kafka_connection(config.CONN_KAFKA)
+        return smoke.kafka_roundtrip(connection, config.TOPICS.smoke).as_dict()
 
     @task
     def redis() -> dict[str, Any]:
@@ -57,9 +57,9 @@ def tillflow_smoke() -> None:
     @task
     def spark() -> dict[str, Any]:
         from tillflow.jobs import smoke
-        from tillflow_airflow.connections import spark_master
+        from tillflow_airflow.connections import spark_settings
 
-        return smoke.spark_roundtrip(spark_master(config.CONN_SPARK)).as_dict()
+        return smoke.spark_roundtrip(spark_settings(config.CONN_SPARK)).as_dict()
 
     @task
     def summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ Triggers: ``continuous`` (processing time, default 1 s) and ``available-now`` (c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -29,9 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spark.job_config import JobConfig
+from spark.kafka_options import native_options, source_options
 from spark.kafka_source import KafkaDataSource, Landing, offsets_json
 from spark.landing import SUMMARY_SCHEMA, BatchRecorder, Lander, progress_listener, summary_schema
-from tillflow.config import Settings
+from tillflow.config import Settings, SparkSettings
 from tillflow.jobs.ingest.jobargs import add_arguments, default_topics, parse_topics
 
 if TYPE_CHECKING:
@@ -60,7 +62,8 @@ def default_checkpoint(settings: Settings, job: str) -> Path:
 # --- the driver -----------------------------------------------------------------------------
 def worker_env() -> None:
     """The Python workers run this interpreter and import ``spark.*`` and ``tillflow.*`` by name:
-    both are installed packages of the project (pyproject.toml), so no path is set here."""
+    locally both are installed packages of the project (pyproject.toml), so no path is set here;
+    on a cluster the session ships them (``tillflow.adapters.spark.ship_code``)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # Python workers import pandas/pyarrow afresh: without bytecode caches that alone costs
     # seconds per worker (measured 4-13 s under load).
@@ -78,14 +81,14 @@ LIGHT_JVM_ENGINES = ("auto", "fused", "tail")
 
 
 def session(
-    master: str, app_name: str = "tillflow-ingest", light_jvm: bool = False
+    spark: SparkSettings, app_name: str = "tillflow-ingest", light_jvm: bool = False
 ) -> SparkSession:
     from tillflow.adapters.spark import session as make_session
 
     worker_env()
     return make_session(
         app_name,
-        master,
+        spark,
         **{
             "spark.sql.execution.arrow.maxRecordsPerBatch": "200000",
             "spark.sql.streaming.metricsEnabled": "false",
@@ -133,7 +136,7 @@ def source(spark: SparkSession, cfg: JobConfig) -> tuple[DataFrame, str]:
         starting = offsets_json(committed) if committed else cfg.starting_offsets
         reader = (
             reader.format("kafka")
-            .option("kafka.bootstrap.servers", cfg.bootstrap)
+            .options(**native_options(cfg.kafka))
             .option("subscribe", ",".join(cfg.topics))
             .option("startingOffsets", starting)
             .option("failOnDataLoss", "false")
@@ -143,7 +146,7 @@ def source(spark: SparkSession, cfg: JobConfig) -> tuple[DataFrame, str]:
         spark.dataSource.register(LandingKafkaSource)
         reader = (
             reader.format(LandingKafkaSource.name())
-            .option("kafka.bootstrap.servers", cfg.bootstrap)
+            .options(**source_options(cfg.kafka))
             .option("subscribe", ",".join(cfg.topics))
             .option("startingOffsets", cfg.starting_offsets)
             .option("job", cfg.job)
@@ -176,10 +179,10 @@ def start(spark: SparkSession, cfg: JobConfig) -> tuple[StreamingQuery, BatchRec
     return writer.start(), recorder
 
 
-def run(cfg: JobConfig, master: str, max_restarts: int = 20) -> dict[str, int]:
+def run(cfg: JobConfig, spark_settings: SparkSettings, max_restarts: int = 20) -> dict[str, int]:
     """Run the query; in continuous mode restart it (from the checkpoint and the commit log)
     after a failure, e.g. a database that stayed away longer than the sink's retries."""
-    spark = session(master, light_jvm=cfg.engine in LIGHT_JVM_ENGINES)
+    spark = session(spark_settings, light_jvm=cfg.engine in LIGHT_JVM_ENGINES)
     spark.streams.addListener(progress_listener(cfg))
     restarts = 0
     totals = {"records": 0, "landed": 0, "dead": 0, "batches": 0}
@@ -213,10 +216,13 @@ def run(cfg: JobConfig, master: str, max_restarts: int = 20) -> dict[str, int]:
 # --- command line (spark-submit spark/ingest_job.py, or tillflow ingest) -----------------------
 def config_from_args(args: argparse.Namespace, settings: Settings) -> JobConfig:
     topics, kinds = parse_topics(args.topics or default_topics())
+    kafka = settings.kafka.connection
+    if args.bootstrap:
+        kafka = dataclasses.replace(kafka, bootstrap=args.bootstrap)
     return JobConfig(
         job=args.job,
         topics=topics,
-        bootstrap=args.bootstrap or settings.kafka.bootstrap,
+        kafka=kafka,
         dsn=settings.postgres.dsn(args.database, settings.postgres.ingest),
         checkpoint=str(args.checkpoint or default_checkpoint(settings, args.job)),
         mode=args.mode,
@@ -247,7 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with checkpoints.hold(cfg.checkpoint):
             # Topics that do not exist yet are picked up once they do (partitions are re-listed).
-            totals = run(cfg, args.master or settings.spark_master)
+            spark = settings.spark
+            if args.master:
+                spark = dataclasses.replace(spark, master=args.master)
+            totals = run(cfg, spark)
     except checkpoints.CheckpointBusy as exc:
         log.error("%s", exc)
         return 3

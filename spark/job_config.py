@@ -6,6 +6,9 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from tillflow.config import KafkaConnection
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,7 @@ class JobConfig:
 
     job: str
     topics: tuple[str, ...]
-    bootstrap: str
+    kafka: KafkaConnection
     dsn: str
     checkpoint: str
     mode: str = "continuous"
@@ -35,10 +38,13 @@ class JobConfig:
         return Path(self.checkpoint.rstrip("/")).name
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+        data: dict[str, Any] = dataclasses.asdict(self)
+        data["kafka"] = self.kafka.client_config()
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> JobConfig:
         data = json.loads(text)
         data["topics"] = tuple(data["topics"])
+        data["kafka"] = KafkaConnection.from_config(data["kafka"])
         return cls(**data)

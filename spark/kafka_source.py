@@ -55,8 +55,10 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from spark.kafka_options import connection_from_options
 from tillflow.adapters import kafka
 from tillflow.adapters import kafka_profiles as profiles
+from tillflow.config import KafkaConnection
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -121,7 +123,10 @@ class KafkaRanges(InputPartition):
 class KafkaDataSource(DataSource):
     """``spark.readStream.format("tillflow_kafka")`` with options:
 
-    - ``kafka.bootstrap.servers`` (or ``bootstrap``): the broker;
+    - ``kafka.bootstrap.servers`` (or ``bootstrap``): the broker; every other ``kafka.<key>``
+      (security protocol, SASL, SSL, client.id, in librdkafka's names:
+      ``spark.kafka_options.source_options``) reaches every client the source builds, the
+      executors' readers included (the options travel with the reader);
     - ``subscribe``: comma-separated topics;
     - ``startingOffsets``: ``earliest`` (default) or ``latest``, for partitions without a commit;
     - ``maxOffsetsPerTrigger``: cap on records per micro-batch (split over partitions by lag);
@@ -181,9 +186,9 @@ class _Reader:
     commit log and the landing (``land``), if any."""
 
     def __init__(self, options: dict[str, str], landing: Landing | None = None) -> None:
-        self.bootstrap = options.get("kafka.bootstrap.servers") or options.get("bootstrap", "")
-        if not self.bootstrap:
+        if not (options.get("kafka.bootstrap.servers") or options.get("bootstrap")):
             raise ValueError("option kafka.bootstrap.servers is required")
+        self.connection = connection_from_options(options)
         self.topics = [t.strip() for t in options.get("subscribe", "").split(",") if t.strip()]
         if not self.topics:
             raise ValueError("option subscribe (comma-separated topics) is required")
@@ -225,7 +230,7 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
     # --- broker state -----------------------------------------------------------------------
     def _consumer(self) -> Consumer:
         if self._watcher is None:
-            self._watcher = kafka.reader(self.bootstrap, profiles.TAIL_WATCHER)
+            self._watcher = kafka.reader(self.connection, profiles.TAIL_WATCHER)
         return self._watcher
 
     def high_watermarks(self) -> dict[tuple[str, int], int]:
@@ -308,10 +313,10 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         if isinstance(partition, KafkaRanges):
-            records = read_ranges(self.bootstrap, partition.ranges, self.read_timeout)
+            records = read_ranges(self.connection, partition.ranges, self.read_timeout)
         else:
             assert isinstance(partition, KafkaRange)
-            records = read_ranges(self.bootstrap, [partition], self.read_timeout)
+            records = read_ranges(self.connection, [partition], self.read_timeout)
         return records if self.landing is None else self.landing(records)
 
     def commit(self, end: dict) -> None:
@@ -364,7 +369,7 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
 
     def _consumer(self) -> Consumer:
         if self._tail_consumer is None:
-            self._tail_consumer = kafka.reader(self.bootstrap, profiles.TAIL_READER)
+            self._tail_consumer = kafka.reader(self.connection, profiles.TAIL_READER)
         return self._tail_consumer
 
     def _first_offset(self, tp: tuple[str, int]) -> int:
@@ -427,7 +432,7 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
                 ranges.append(KafkaRange(t, p, first, stop))
         if not ranges:
             return iter([])
-        return iter(self._land(read_ranges(self.bootstrap, ranges, self.read_timeout)))
+        return iter(self._land(read_ranges(self.connection, ranges, self.read_timeout)))
 
     def commit(self, end: dict) -> None:
         """Nothing to do: the sink's commit log (same transaction as the rows) is the record."""
@@ -498,17 +503,18 @@ def _cap(
 
 
 # --- executor side ----------------------------------------------------------------------------
-_CONSUMERS: dict[str, Consumer] = {}
+_CONSUMERS: dict[KafkaConnection, Consumer] = {}
 #: Records per Arrow batch handed to Spark.
 BATCH_ROWS = 50_000
 
 
-def _worker_consumer(bootstrap: str) -> Consumer:
-    """One consumer per Python worker process, reused across tasks (workers are reused)."""
-    consumer = _CONSUMERS.get(bootstrap)
+def _worker_consumer(connection: KafkaConnection) -> Consumer:
+    """One consumer per Python worker process and connection, reused across tasks (workers
+    are reused)."""
+    consumer = _CONSUMERS.get(connection)
     if consumer is None:
-        consumer = kafka.reader(bootstrap, profiles.BULK_READER)
-        _CONSUMERS[bootstrap] = consumer
+        consumer = kafka.reader(connection, profiles.BULK_READER)
+        _CONSUMERS[connection] = consumer
     return consumer
 
 
@@ -573,7 +579,7 @@ def _by_partition(
 
 
 def read_ranges(
-    bootstrap: str, ranges: Sequence[KafkaRange], timeout: float = 60.0
+    connection: KafkaConnection, ranges: Sequence[KafkaRange], timeout: float = 60.0
 ) -> Iterator[pa.RecordBatch]:
     """The records ``[start, end)`` of each range, as Arrow record batches of one partition
     each (in offset order per partition). One consumer fetches all the ranges together: on this
@@ -590,7 +596,7 @@ def read_ranges(
             fills[(rng.topic, rng.partition)] = _Fill(rng)
     if not fills:
         return
-    consumer = _worker_consumer(bootstrap)
+    consumer = _worker_consumer(connection)
     consumer.assign([TopicPartition(t, p, f.position) for (t, p), f in fills.items()])
     # One partition assigned: everything consumed is its (an earlier assignment's leftovers are
     # dropped by librdkafka), so the messages need no routing.

@@ -7,10 +7,12 @@ never started by the local stack.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 #: The project root: ``include/tillflow/config.py`` -> two levels up from ``include``.
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
@@ -75,6 +77,176 @@ def _env_flag(name: str) -> bool:
     return _env(name, "0").lower() in {"1", "true", "yes", "on"}
 
 
+def _env_json(name: str) -> dict[str, Any]:
+    raw = _env(name, "{}")
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a JSON object: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _option_value(value: Any) -> str:
+    """A client option as librdkafka and Spark read it (JSON true -> ``true``, not ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+#: The keys of a Kafka client configuration that say how to reach and authenticate against the
+#: cluster (the same for every client), as opposed to how one client behaves (its profile,
+#: ``tillflow.adapters.kafka_profiles``). Anything else in a connection's extra (``group.id``,
+#: ``auto.offset.reset``, timeouts: the Airflow Kafka provider's consumer settings) is not ours.
+KAFKA_CONNECTION_KEYS: Final = frozenset(
+    {
+        "bootstrap.servers",
+        "client.id",
+        "client.rack",
+        "security.protocol",
+        "broker.address.family",
+        "enable.ssl.certificate.verification",
+    }
+)
+KAFKA_CONNECTION_PREFIXES: Final = ("sasl.", "ssl.")
+#: Values never printed (repr, logs).
+_SECRET_MARKERS: Final = ("password", "secret", "token", "jaas")
+
+
+def is_kafka_connection_key(key: str) -> bool:
+    return key in KAFKA_CONNECTION_KEYS or key.startswith(KAFKA_CONNECTION_PREFIXES)
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    """How every Kafka client of the platform reaches the cluster: the bootstrap servers and the
+    connection keys (security protocol, SASL, SSL, client.id; ``KAFKA_CONNECTION_KEYS``) in
+    librdkafka's names. Resolved once (``TILLFLOW_KAFKA_*`` here, the ``kafka_default``
+    connection in Airflow tasks) and handed to every client (``kafka_profiles.client_config``).
+
+    Hashable and picklable: Spark's executors get it inside the source's options.
+    """
+
+    bootstrap: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap:
+            raise ValueError("a Kafka connection needs bootstrap.servers")
+        for key, _ in self.options:
+            if key == "bootstrap.servers" or not is_kafka_connection_key(key):
+                raise ValueError(f"{key!r} is not a Kafka connection key")
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], default_bootstrap: str | None = None
+    ) -> KafkaConnection:
+        """The connection keys of a librdkafka configuration (e.g. an Airflow Kafka connection's
+        extra); the other keys are dropped."""
+        bootstrap = str(config.get("bootstrap.servers") or default_bootstrap or "")
+        options = tuple(
+            sorted(
+                (str(k), _option_value(v))
+                for k, v in config.items()
+                if k != "bootstrap.servers" and is_kafka_connection_key(str(k))
+            )
+        )
+        return cls(bootstrap, options)
+
+    def client_config(self) -> dict[str, str]:
+        """``bootstrap.servers`` and the connection keys, in librdkafka's names."""
+        return {"bootstrap.servers": self.bootstrap, **dict(self.options)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.client_config(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> KafkaConnection:
+        return cls.from_config(json.loads(text))
+
+    def __repr__(self) -> str:
+        shown = {k: "***" if any(m in k for m in _SECRET_MARKERS) else v for k, v in self.options}
+        return f"KafkaConnection(bootstrap={self.bootstrap!r}, options={shown!r})"
+
+
+@dataclass(frozen=True)
+class TopicLayout:
+    """Partitions of a topic created without a count, and every created topic's replication
+    factor (``TILLFLOW_KAFKA_PARTITIONS``, ``TILLFLOW_KAFKA_REPLICATION_FACTOR``)."""
+
+    partitions: int = 4
+    replication_factor: int = 1
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1 or self.replication_factor < 1:
+            raise ValueError(f"partitions and replication factor must be >= 1: {self}")
+
+    @classmethod
+    def from_env(cls) -> TopicLayout:
+        return cls(
+            partitions=_env_int("TILLFLOW_KAFKA_PARTITIONS", 4),
+            replication_factor=_env_int("TILLFLOW_KAFKA_REPLICATION_FACTOR", 1),
+        )
+
+
+#: Where a Spark driver binds and what it advertises when nothing says otherwise: loopback (the
+#: local machine has no other route worth binding to).
+LOOPBACK: Final = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where Spark jobs run: the master and the driver's Spark conf (``spark.*`` keys, among them
+    ``spark.driver.host`` and ``spark.driver.bindAddress``, loopback unless given). Resolved from
+    ``TILLFLOW_SPARK_MASTER``/``TILLFLOW_SPARK_CONF`` here, from ``spark_default`` (host/port ->
+    master, ``spark.*`` extra keys -> conf, ``deploy-mode``) in Airflow tasks."""
+
+    master: str = "local[2]"
+    conf: tuple[tuple[str, str], ...] = ()
+    deploy_mode: str = "client"
+
+    @property
+    def is_local(self) -> bool:
+        return self.master.startswith("local")
+
+    def driver_conf(self) -> dict[str, str]:
+        """The conf a session starts with: loopback driver addresses unless the conf says."""
+        conf = dict(self.conf)
+        if "spark.driver.host" not in conf:
+            conf["spark.driver.host"] = LOOPBACK
+            conf.setdefault("spark.driver.bindAddress", LOOPBACK)
+        # A host given without a bind address: Spark binds to the host.
+        return conf
+
+    @classmethod
+    def from_connection(
+        cls, host: str | None, port: int | None, extra: Mapping[str, Any]
+    ) -> SparkSettings:
+        """``spark_default``'s fields: host (``local[N]``, ``spark://h``, ``yarn``, ``k8s://..``
+        or a bare host: ``spark://`` is assumed) and port -> the master; the extra's ``spark.*``
+        keys -> conf; ``deploy-mode`` as the Spark provider reads it. Other extra keys
+        (``spark-binary``, ``queue``, ...) are the provider's."""
+        master = str(host or "local[2]")
+        if not (master.startswith("local") or "://" in master or master == "yarn"):
+            master = f"spark://{master}"
+        if port and "://" in master and ":" not in master.split("://", 1)[1]:
+            master = f"{master}:{port}"
+        conf = tuple(
+            sorted(
+                (str(k), _option_value(v)) for k, v in extra.items() if str(k).startswith("spark.")
+            )
+        )
+        return cls(master, conf, str(extra.get("deploy-mode") or "client"))
+
+    @classmethod
+    def from_env(cls) -> SparkSettings:
+        """``TILLFLOW_SPARK_MASTER`` (default ``local[2]``) and ``TILLFLOW_SPARK_CONF``, a JSON
+        object in ``spark_default``'s extra form (``spark.*`` keys; ``deploy-mode``)."""
+        extra = _env_json("TILLFLOW_SPARK_CONF")
+        return cls.from_connection(_env("TILLFLOW_SPARK_MASTER", "local[2]"), None, extra)
+
+
 @dataclass(frozen=True)
 class Role:
     """A PostgreSQL login role of the platform."""
@@ -110,13 +282,19 @@ class PostgresSettings:
 
 @dataclass(frozen=True)
 class KafkaSettings:
+    """The local broker (host, port: what ``tillflow up`` starts and checks) and how clients reach
+    the cluster (``connection``: ``TILLFLOW_KAFKA_CLIENT_CONFIG``'s bootstrap.servers, else
+    host:port, and its connection keys)."""
+
     host: str
     port: int
     external: bool
+    connection: KafkaConnection
+    topic_layout: TopicLayout = field(default_factory=TopicLayout)
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        return self.connection.bootstrap
 
 
 @dataclass(frozen=True)
@@ -148,7 +326,7 @@ class Settings:
     kafka: KafkaSettings
     redis: RedisSettings
     airflow: AirflowSettings
-    spark_master: str
+    spark: SparkSettings
     topics: Topics = field(default_factory=Topics)
 
     @property
@@ -173,10 +351,16 @@ class Settings:
             ingest=Role("tillflow_ingest", _env("TILLFLOW_PG_INGEST_PASSWORD", "tillflow_ingest")),
             dbt=Role("tillflow_dbt", _env("TILLFLOW_PG_DBT_PASSWORD", "tillflow_dbt")),
         )
+        kafka_host = _env("TILLFLOW_KAFKA_HOST", "127.0.0.1")
+        kafka_port = _env_int("TILLFLOW_KAFKA_PORT", 59092)
         kafka = KafkaSettings(
-            host=_env("TILLFLOW_KAFKA_HOST", "127.0.0.1"),
-            port=_env_int("TILLFLOW_KAFKA_PORT", 59092),
+            host=kafka_host,
+            port=kafka_port,
             external=_env_flag("TILLFLOW_KAFKA_EXTERNAL"),
+            connection=KafkaConnection.from_config(
+                _env_json("TILLFLOW_KAFKA_CLIENT_CONFIG"), f"{kafka_host}:{kafka_port}"
+            ),
+            topic_layout=TopicLayout.from_env(),
         )
         redis = RedisSettings(
             host=_env("TILLFLOW_REDIS_HOST", "127.0.0.1"),
@@ -196,5 +380,5 @@ class Settings:
             kafka=kafka,
             redis=redis,
             airflow=airflow,
-            spark_master=_env("TILLFLOW_SPARK_MASTER", "local[2]"),
+            spark=SparkSettings.from_env(),
         )

@@ -6,6 +6,8 @@ from typing import Any
 
 from airflow.sdk import Connection
 
+from tillflow.config import KafkaConnection, SparkSettings
+
 
 def postgres_dsn(conn_id: str) -> str:
     conn = Connection.get(conn_id)
@@ -20,9 +22,14 @@ def postgres_dsn(conn_id: str) -> str:
     return " ".join(parts)
 
 
-def kafka_bootstrap(conn_id: str) -> str:
+def kafka_connection(conn_id: str) -> KafkaConnection:
+    """The cluster a Kafka connection reaches: its extra's bootstrap servers and connection keys
+    (security protocol, SASL, SSL, client.id); its consumer settings (group.id,
+    auto.offset.reset, timeouts) are the Airflow Kafka provider's, not the platform clients'."""
     extra: dict[str, Any] = Connection.get(conn_id).extra_dejson
-    return str(extra["bootstrap.servers"])
+    if not extra.get("bootstrap.servers"):
+        raise ValueError(f"connection {conn_id}: extra has no bootstrap.servers")
+    return KafkaConnection.from_config(extra)
 
 
 def redis_address(conn_id: str) -> tuple[str, int]:
@@ -30,12 +37,10 @@ def redis_address(conn_id: str) -> tuple[str, int]:
     return str(conn.host), int(conn.port or 6379)
 
 
-def spark_master(conn_id: str) -> str:
+def spark_settings(conn_id: str) -> SparkSettings:
+    """Master (host, port) and driver conf (the extra's ``spark.*`` keys) of a Spark connection."""
     conn = Connection.get(conn_id)
-    host = str(conn.host or "local[2]")
-    if host.startswith("local") or "://" in host:
-        return host
-    return f"{host}:{conn.port}" if conn.port else host
+    return SparkSettings.from_connection(conn.host, conn.port, conn.extra_dejson)
 
 
 def http_base_url(conn_id: str) -> str:

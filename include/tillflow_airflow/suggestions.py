@@ -43,12 +43,12 @@ def qualifying_order(
 def on_qualifying_order(event: dict[str, Any], **context: Any) -> None:
     """Runs in the worker when the sensor resumes: store + publish (at most once per order)."""
     from tillflow.jobs.suggestions import sensor
-    from tillflow_airflow.connections import kafka_bootstrap, postgres_dsn
+    from tillflow_airflow.connections import kafka_connection, postgres_dsn
 
     result = sensor.apply_suggestion(
         event,
         oltp_dsn=postgres_dsn(config.CONN_OLTP),
-        bootstrap=kafka_bootstrap(config.CONN_KAFKA),
+        connection=kafka_connection(config.CONN_KAFKA),
         topic=context["params"].get("suggestions_topic") or config.TOPICS.suggestions_accepted,
     )
     logging.getLogger("airflow.task").info(

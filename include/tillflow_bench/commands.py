@@ -28,7 +28,7 @@ def _bench_generator(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"bench: ~{args.events:,} scans per measurement into topic {args.topic}", flush=True)
     result = bench_generator(
-        settings.kafka.bootstrap, args.topic, args.events, args.seed, keep_topic=args.keep_topic
+        settings.kafka.connection, args.topic, args.events, args.seed, keep_topic=args.keep_topic
     )
     if args.json:
         print(json.dumps(result.as_dict()))

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from tillflow.config import KafkaConnection
 from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.domain.generation.model import Catalog
 from tillflow.jobs.generators.scans import CountingSink, KafkaSink, Progress, run_history
@@ -67,7 +68,7 @@ class BenchResult:
 
 
 def bench_generator(
-    bootstrap: str,
+    connection: KafkaConnection,
     topic: str,
     events: int = 1_000_000,
     seed: int = DEFAULT_SEED,
@@ -85,7 +86,7 @@ def bench_generator(
         collected = CollectingSink()
         run_history(catalog, seed, start, end, collected)
         values, store_ids = collected.values, np.concatenate(collected.stores)
-        sink = KafkaSink(bootstrap, topic)
+        sink = KafkaSink(connection, topic)
         t0 = time.perf_counter()
         for i in range(0, len(values), 32_768):
             sink.send(values[i : i + 32_768], store_ids[i : i + 32_768])
@@ -94,19 +95,19 @@ def bench_generator(
         del values, store_ids, collected
 
         full = run_history(
-            catalog, seed, start, end, KafkaSink(bootstrap, topic), progress=progress
+            catalog, seed, start, end, KafkaSink(connection, topic), progress=progress
         )
     finally:
         if not keep_topic:
-            _delete_topic(bootstrap, topic)
+            _delete_topic(connection, topic)
     return BenchResult(full.events, stores, gen_only.rate, raw_rate, full.rate)
 
 
-def _delete_topic(bootstrap: str, topic: str) -> None:
+def _delete_topic(connection: KafkaConnection, topic: str) -> None:
     """The broker keeps every message in memory: drop the bench's topic afterwards."""
     from tillflow.adapters import kafka
 
-    admin = kafka.admin(bootstrap)  # kept alive until the futures resolve
+    admin = kafka.admin(connection)  # kept alive until the futures resolve
     for future in admin.delete_topics([topic]).values():
         with contextlib.suppress(Exception):  # best effort: a missing topic is fine
             future.result(10)

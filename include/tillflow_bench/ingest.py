@@ -33,7 +33,7 @@ from typing import Any
 from tillflow import config
 from tillflow.adapters.warehouse import admin_dsn, warehouse_dsn
 from tillflow.adapters.warehouse import ensure_schema as ensure_schema  # the drills' callers use it
-from tillflow.config import Settings
+from tillflow.config import KafkaConnection, Settings
 from tillflow.domain.events import samples as events
 from tillflow.jobs.ingest.launcher import JOB_SCRIPT, job_env
 
@@ -45,13 +45,13 @@ BENCH_DB = "tillflow_bench_warehouse"
 
 # --- producing ----------------------------------------------------------------------------------
 def produce_scans(
-    bootstrap: str, topic: str, count: int, start: int = 0, partitions: int = 4
+    connection: KafkaConnection, topic: str, count: int, start: int = 0, partitions: int = 4
 ) -> float:
     """Produce ``count`` valid scans (ids start..start+count-1); -> seconds."""
     from tillflow.adapters.kafka import ensure_topics, producer
 
-    ensure_topics(bootstrap, {topic: partitions})
-    p = producer(bootstrap)
+    ensure_topics(connection, {topic: partitions})
+    p = producer(connection)
     t0 = time.perf_counter()
     for key, value in events.scans(start, count):
         while True:
@@ -65,12 +65,12 @@ def produce_scans(
 
 
 def produce_records(
-    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes | None]]
+    connection: KafkaConnection, topic: str, records: Sequence[tuple[bytes | None, bytes | None]]
 ) -> None:
     from tillflow.adapters.kafka import ensure_topics, producer
 
-    ensure_topics(bootstrap, {topic: 4})
-    p = producer(bootstrap)
+    ensure_topics(connection, {topic: 4})
+    p = producer(connection)
     for key, value in records:
         p.produce(topic, value, key)
     p.flush(60)
@@ -123,14 +123,14 @@ def pg_limit(dsn: str, rows: int, mode: str, chunk: int = 200_000) -> float:
     return landed / elapsed
 
 
-def delete_topics(bootstrap: str, topics: Sequence[str]) -> None:
+def delete_topics(connection: KafkaConnection, topics: Sequence[str]) -> None:
     """Drop the bench's own topics (the broker keeps every message in memory otherwise)."""
     from tillflow.adapters import kafka
 
     mine = [t for t in topics if t.startswith(("bench.", "test."))]
     if not mine:
         return
-    admin = kafka.admin(bootstrap)  # kept alive until the futures resolve
+    admin = kafka.admin(connection)  # kept alive until the futures resolve
     for future in admin.delete_topics(mine).values():
         # already gone, or the broker refuses: nothing to keep either way
         with contextlib.suppress(Exception):
@@ -147,7 +147,7 @@ def drop_checkpoints(settings: Settings, jobs: Sequence[str]) -> None:
 def discard(settings: Settings, dsn: str, topic: str, job: str) -> None:
     """Everything one measured job left: its rows and progress, its topic, its checkpoint."""
     cleanup(dsn, [topic], [job])
-    delete_topics(settings.kafka.bootstrap, [topic])
+    delete_topics(settings.kafka.connection, [topic])
     drop_checkpoints(settings, [job])
 
 
@@ -347,7 +347,7 @@ def latency(
     dsn = warehouse_dsn(settings, database)
     topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
     job = f"bench-latency-{topic.rsplit('.', 1)[-1]}"
-    ensure_topics(settings.kafka.bootstrap, {topic: 4})
+    ensure_topics(settings.kafka.connection, {topic: 4})
     checkpoint = settings.home / "spark" / "checkpoints" / job
     cmd = job_command(
         [f"{topic}:scans"],
@@ -365,7 +365,7 @@ def latency(
         # counts from before produce(), so the linger is in it. With 1 ms, this broker (one
         # record batch per partition per fetch) fell behind on the tiny batches: the records'
         # age at the consumer reached p95 1.3-1.5 s, against 0.49 s with 5 ms.
-        p = producer(settings.kafka.bootstrap)
+        p = producer(settings.kafka.connection)
         p.produce(
             topic, events.scan(10**9, events.iso_ms(dt.datetime.now(dt.UTC))), b"0", partition=0
         )
@@ -510,7 +510,7 @@ def fault_drill(
     job = f"fault-{topic.rsplit('.', 1)[-1]}"
     checkpoint = settings.home / "spark" / "checkpoints" / job
     t0 = time.perf_counter()
-    produce_scans(settings.kafka.bootstrap, topic, count)
+    produce_scans(settings.kafka.connection, topic, count)
     log(f"produced {count:,} scans to {topic} in {time.perf_counter() - t0:.1f}s")
     cmd = drill_command(topic, job, checkpoint, max_offsets_per_trigger)
     points: list[str] = []
@@ -608,14 +608,14 @@ def _measure(
 
     topic = f"bench.scans.{uuid.uuid4().hex[:8]}"
     out(f"    producing {events_count:,} scans to {topic} ...")
-    report["produce_s"] = produce_scans(settings.kafka.bootstrap, topic, events_count)
+    report["produce_s"] = produce_scans(settings.kafka.connection, topic, events_count)
 
     out("2/4 plain-Python consumer -> same parser and sink ...")
     from tillflow.jobs.ingest import plain
 
     plain_job = f"bench-plain-{topic.rsplit('.', 1)[-1]}"
     res = plain.run(
-        settings.kafka.bootstrap,
+        settings.kafka.connection,
         [topic],
         dsn,
         plain_job,
@@ -644,7 +644,7 @@ def _measure(
     report["spark_phase_ms"] = run_.phases_ms
     report["spark_landed"] = landed_count(dsn, topic)
     cleanup(dsn, [topic], [spark_job])
-    delete_topics(settings.kafka.bootstrap, [topic])
+    delete_topics(settings.kafka.connection, [topic])
     drop_checkpoints(settings, [spark_job])
     settle(settings, database)
 

@@ -73,7 +73,7 @@ def run(
     topic = f"test.scans.pgrestart.{uuid.uuid4().hex[:8]}"
     job = f"pgrestart-{topic.rsplit('.', 1)[-1]}"
     t0 = time.monotonic()
-    bench.produce_scans(settings.kafka.bootstrap, topic, count)
+    bench.produce_scans(settings.kafka.connection, topic, count)
     log(f"produced {count:,} scans to {topic}")
     checkpoint = settings.home / "spark" / "checkpoints" / job
     cmd = bench.drill_command(topic, job, checkpoint)

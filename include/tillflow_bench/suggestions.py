@@ -269,8 +269,8 @@ def run(
     run_id = uuid.uuid4().hex[:8]
     orders_topic = f"e.bench.{run_id}.orders"
     suggestions_topic = f"e.bench.{run_id}.suggestions"
-    bootstrap = settings.kafka.bootstrap
-    kafka.ensure_topics(bootstrap, {orders_topic: 1, suggestions_topic: 1})
+    connection = settings.kafka.connection
+    kafka.ensure_topics(connection, {orders_topic: 1, suggestions_topic: 1})
     prefix = f"tillflow:bench:{run_id}"
     tmp = Path(tempfile.mkdtemp(prefix="tillflow-bench-"))
     latency_log = tmp / "latency.log"
@@ -293,7 +293,7 @@ def run(
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
     try:
         _wait_running(heartbeat, proc, log_file)
-        producer = kafka.producer(bootstrap, profiles.LOW_LATENCY_PRODUCER)
+        producer = kafka.producer(connection, profiles.LOW_LATENCY_PRODUCER)
         # warm-up: a few orders through the whole path (connections, prepared statements)
         warm = make_orders(dsn, 20, seed=3)
         for o in warm:
@@ -325,7 +325,7 @@ def run(
         # Encoded first and produced in large batches: the broker (Tansu) serves about one
         # record batch per fetch, so a backlog of single-message batches drains far slower.
         values = [(str(o.order_id), _encode(o)) for o in backlog_orders]
-        batcher = kafka.producer(bootstrap, **{"linger.ms": 20})
+        batcher = kafka.producer(connection, **{"linger.ms": 20})
         acks_tp = _Acks()
         started = time.time()  # conservative: the clock starts before the first produce
         for key, value in values:
@@ -381,7 +381,7 @@ def _cleanup(settings: Settings, prefix: str, topics: list[str]) -> None:
     if keys:
         client.delete(*keys)
     try:
-        admin = kafka.admin(settings.kafka.bootstrap)  # kept alive until the futures resolve
+        admin = kafka.admin(settings.kafka.connection)  # kept alive until the futures resolve
         for future in admin.delete_topics(topics).values():
             future.result(timeout=10)
     except Exception:  # the broker keeps them; they are the bench's own

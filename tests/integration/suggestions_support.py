@@ -30,7 +30,7 @@ import redis
 
 from tillflow.adapters import kafka
 from tillflow.adapters.migrations import migrate
-from tillflow.config import DB_OLTP, Settings
+from tillflow.config import DB_OLTP, Settings, TopicLayout
 from tillflow.domain.suggestions.events import outbox_envelope
 from tillflow.domain.suggestions.rule import Order, OrderLine
 from tillflow.jobs.suggestions.cache import CDC_TABLES
@@ -230,12 +230,12 @@ class TestTopics:
 
 def new_topics() -> TestTopics:
     topics = TestTopics(f"e.test.{uuid.uuid4().hex[:10]}")
-    kafka.ensure_topics(settings().kafka.bootstrap, topics.all(), partitions=2)
+    kafka.ensure_topics(settings().kafka.connection, topics.all(), TopicLayout(partitions=2))
     return topics
 
 
 def produce_orders(topic: str, orders: Sequence[Order], rate: float | None = None) -> None:
-    producer = kafka.producer(settings().kafka.bootstrap, **{"linger.ms": 0})
+    producer = kafka.producer(settings().kafka.connection, **{"linger.ms": 0})
     gap = 1.0 / rate if rate else 0.0
     for i, order in enumerate(orders):
         value = json.dumps(outbox_envelope(order, event_id=order.order_id))
@@ -249,7 +249,7 @@ def produce_orders(topic: str, orders: Sequence[Order], rate: float | None = Non
 
 
 def produce_json(topic: str, key: str, value: dict[str, Any]) -> None:
-    producer = kafka.producer(settings().kafka.bootstrap, **{"linger.ms": 0})
+    producer = kafka.producer(settings().kafka.connection, **{"linger.ms": 0})
     producer.produce(topic, key=key.encode(), value=json.dumps(value).encode())
     assert producer.flush(10) == 0
 
@@ -258,7 +258,7 @@ def read_topic(topic: str, idle: float = 1.5, timeout: float = 30.0) -> list[dic
     """Every message of ``topic`` from the beginning (stops after ``idle`` s without one)."""
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-    consumer = kafka.consumer(settings().kafka.bootstrap, f"e-test-reader-{uuid.uuid4().hex}")
+    consumer = kafka.consumer(settings().kafka.connection, f"e-test-reader-{uuid.uuid4().hex}")
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions])
     out: list[dict[str, Any]] = []

@@ -113,7 +113,7 @@ class TopicReader:
     def __init__(self, topics: list[str]) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        bootstrap = settings().kafka.bootstrap
+        bootstrap = settings().kafka.connection
         self.consumer = Consumer(consumer_config(bootstrap, f"tillflow-test-{uuid.uuid4().hex}"))
         partitions = []
         for topic in topics:

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from tillflow.adapters import kafka
-from tillflow.config import Settings
+from tillflow.config import KafkaConnection, Settings
 from tillflow.domain.generation import reference
 from tillflow.domain.generation.model import Catalog
 from tillflow.jobs.generators import churn, reference_load
@@ -137,10 +137,12 @@ def test_churn_applies_once_per_slot_and_a_rebootstrap_keeps_it(oltp_dsn: str, l
     assert fingerprint(oltp_dsn) == after_first
 
 
-def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Any]:
+def consume_all(
+    connection: KafkaConnection, topic: str, expected: int, timeout: float = 60.0
+) -> list[Any]:
     from confluent_kafka import TopicPartition
 
-    cons = kafka.consumer(bootstrap, f"test-gen-{uuid.uuid4().hex[:8]}")
+    cons = kafka.consumer(connection, f"test-gen-{uuid.uuid4().hex[:8]}")
     meta = cons.list_topics(topic, timeout=10)
     cons.assign([TopicPartition(topic, p, 0) for p in meta.topics[topic].partitions])
     got: list[Any] = []
@@ -157,26 +159,25 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0
 
 @pytest.fixture
 def topic(stack: Settings) -> Iterator[str]:
-    from confluent_kafka.admin import AdminClient
 
     name = f"test.gen.scans.{uuid.uuid4().hex[:8]}"
     yield name
-    admin = AdminClient({"bootstrap.servers": stack.kafka.bootstrap})
+    admin = kafka.admin(stack.kafka.connection)
     for future in admin.delete_topics([name]).values():
         future.result(10)
 
 
 def test_scans_reach_the_broker_keyed_and_partitioned_by_store(stack: Settings, topic: str) -> None:
     # Given ten minutes of five stores produced into an own topic
-    bootstrap = stack.kafka.bootstrap
+    connection = stack.kafka.connection
     catalog = Catalog.from_seed(max_stores=5)
     start = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
     stats = run_history(
-        catalog, 1, start, start + timedelta(minutes=10), KafkaSink(bootstrap, topic)
+        catalog, 1, start, start + timedelta(minutes=10), KafkaSink(connection, topic)
     )
     assert stats.events > 1000
     # When the topic is read back
-    messages = consume_all(bootstrap, topic, stats.events)
+    messages = consume_all(connection, topic, stats.events)
     # Then every event arrived once, keyed by its store, on that key's partition
     assert len(messages) == stats.events
     for m in messages:
@@ -186,7 +187,7 @@ def test_scans_reach_the_broker_keyed_and_partitioned_by_store(stack: Settings, 
     assert len({m.partition() for m in messages}) > 1
     # And the explicit partition is the one the client's default partitioner picks for the key
     delivered: list[Any] = []
-    producer = kafka.producer(bootstrap)
+    producer = kafka.producer(connection)
     for store in (1, 2, 3, 42, 999):
         producer.produce(
             topic, b"{}", str(store).encode(), on_delivery=lambda e, m: delivered.append(m)
@@ -212,7 +213,7 @@ def test_cli_history_twice_prints_the_same_hash(stack: Settings, topic: str) -> 
     assert first["sha256"] == second["sha256"]
     assert first["events"] == second["events"] > 0
     assert (
-        len(consume_all(stack.kafka.bootstrap, topic, 2 * first["events"])) == 2 * first["events"]
+        len(consume_all(stack.kafka.connection, topic, 2 * first["events"])) == 2 * first["events"]
     )
     # And another window prints another hash
     argv[argv.index("2026-03-08T14:50")] = "2026-03-09T14:50"
@@ -235,7 +236,7 @@ def test_bench_prints_the_generator_rate_beside_the_raw_rate(stack: Settings) ->
     assert result["ratio"] == pytest.approx(
         result["generator_per_s"] / result["raw_produce_per_s"], abs=0.001
     )
-    admin = kafka.consumer(stack.kafka.bootstrap, f"test-gen-{uuid.uuid4().hex[:8]}")
+    admin = kafka.consumer(stack.kafka.connection, f"test-gen-{uuid.uuid4().hex[:8]}")
     try:
         assert bench_topic not in admin.list_topics(timeout=10).topics
     finally:

@@ -131,9 +131,9 @@ def test_poison_records_are_dead_letters_and_the_rest_lands(
         (b"o", order_envelope(6, store_id=5000)),
         (b"o", b"\xff\xfe"),
     ]
-    bench.produce_records(stack.kafka.bootstrap, scans_topic, scan_records)
-    bench.produce_records(stack.kafka.bootstrap, cdc_topic, cdc_records)
-    bench.produce_records(stack.kafka.bootstrap, orders_topic, order_records)
+    bench.produce_records(stack.kafka.connection, scans_topic, scan_records)
+    bench.produce_records(stack.kafka.connection, cdc_topic, cdc_records)
+    bench.produce_records(stack.kafka.connection, orders_topic, order_records)
     job = f"test-poison-{engine}-{tag}"
     topics = [scans_topic, cdc_topic, orders_topic]
     try:
@@ -200,7 +200,7 @@ def test_poison_records_are_dead_letters_and_the_rest_lands(
         ) == len(scan_records)
     finally:
         bench.cleanup(warehouse, topics, [job])
-        bench.delete_topics(stack.kafka.bootstrap, topics)
+        bench.delete_topics(stack.kafka.connection, topics)
         bench.drop_checkpoints(stack, [job])
 
 
@@ -272,7 +272,7 @@ def test_terminated_database_connections_are_survived(stack: Settings, warehouse
     topic = f"test.scans.pgkill.{uuid.uuid4().hex[:8]}"
     job = f"test-pgkill-{topic[-8:]}"
     n = 200_000
-    bench.produce_scans(stack.kafka.bootstrap, topic, n)
+    bench.produce_scans(stack.kafka.connection, topic, n)
     cmd = bench.job_command(
         [f"{topic}:scans"],
         job,
@@ -319,5 +319,5 @@ def test_terminated_database_connections_are_survived(stack: Settings, warehouse
         stop.set()
         bench.kill_job(proc)
         bench.cleanup(warehouse, [topic], [job])
-        bench.delete_topics(stack.kafka.bootstrap, [topic])
+        bench.delete_topics(stack.kafka.connection, [topic])
         bench.drop_checkpoints(stack, [job])

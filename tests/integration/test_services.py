@@ -8,7 +8,7 @@ import pytest
 
 from tillflow import config
 from tillflow.adapters import kafka
-from tillflow.config import Settings
+from tillflow.config import Settings, SparkSettings
 from tillflow.jobs import smoke
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_raw_schema_is_readable_by_dbt_and_writable_by_ingest(stack: Settings) -
 
 
 def test_kafka_roundtrip(stack: Settings) -> None:
-    result = smoke.kafka_roundtrip(stack.kafka.bootstrap, f"test.smoke.{uuid.uuid4().hex[:8]}")
+    result = smoke.kafka_roundtrip(stack.kafka.connection, f"test.smoke.{uuid.uuid4().hex[:8]}")
     assert result.ok
 
 
@@ -63,12 +63,12 @@ def test_kafka_many_messages_keep_order_within_a_partition(stack: Settings) -> N
     from confluent_kafka import TopicPartition
 
     topic = f"test.order.{uuid.uuid4().hex[:8]}"
-    kafka.ensure_topics(stack.kafka.bootstrap, {topic: 1})
-    prod = kafka.producer(stack.kafka.bootstrap)
+    kafka.ensure_topics(stack.kafka.connection, {topic: 1})
+    prod = kafka.producer(stack.kafka.connection)
     for i in range(5000):
         prod.produce(topic, str(i).encode())
     assert prod.flush(30) == 0
-    cons = kafka.consumer(stack.kafka.bootstrap, f"g-{topic}")
+    cons = kafka.consumer(stack.kafka.connection, f"g-{topic}")
     cons.assign([TopicPartition(topic, 0, 0)])
     got: list[int] = []
     try:
@@ -86,4 +86,4 @@ def test_redis_roundtrip(stack: Settings) -> None:
 
 
 def test_spark_session_runs_locally(stack: Settings) -> None:
-    assert smoke.spark_roundtrip("local[1]").ok
+    assert smoke.spark_roundtrip(SparkSettings("local[1]")).ok

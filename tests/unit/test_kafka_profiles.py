@@ -9,10 +9,12 @@ import pytest
 
 from tillflow.adapters import kafka
 from tillflow.adapters import kafka_profiles as profiles
+from tillflow.config import KafkaConnection
 
 pytestmark = pytest.mark.unit
 
 BOOTSTRAP = "broker:9092"
+CONNECTION = KafkaConnection(BOOTSTRAP)
 
 #: The broker tuning of every group consumer.
 BROKER = {
@@ -48,14 +50,14 @@ PRODUCER = {
 
 
 def reader_config(profile: profiles.Profile) -> dict[str, Any]:
-    return profiles.client_config(BOOTSTRAP, profile)
+    return profiles.client_config(CONNECTION, profile)
 
 
 @pytest.mark.parametrize(
     ("built", "expected"),
     [
         pytest.param(
-            kafka.consumer_config(BOOTSTRAP, "g"),
+            kafka.consumer_config(CONNECTION, "g"),
             {
                 "bootstrap.servers": BOOTSTRAP,
                 "group.id": "g",
@@ -65,7 +67,7 @@ def reader_config(profile: profiles.Profile) -> dict[str, Any]:
             id="group consumer (smoke, Airflow's kafka_default extra)",
         ),
         pytest.param(
-            kafka.consumer_config(BOOTSTRAP, "g", profiles.LOW_LATENCY_CONSUMER),
+            kafka.consumer_config(CONNECTION, "g", profiles.LOW_LATENCY_CONSUMER),
             {
                 "bootstrap.servers": BOOTSTRAP,
                 "group.id": "g",
@@ -117,14 +119,14 @@ def reader_config(profile: profiles.Profile) -> dict[str, Any]:
             },
             id="watermark reader (demo topic counts)",
         ),
-        pytest.param(kafka.producer_config(BOOTSTRAP), PRODUCER, id="producer"),
+        pytest.param(kafka.producer_config(CONNECTION), PRODUCER, id="producer"),
         pytest.param(
-            kafka.producer_config(BOOTSTRAP, profiles.LOW_LATENCY_PRODUCER),
+            kafka.producer_config(CONNECTION, profiles.LOW_LATENCY_PRODUCER),
             {**PRODUCER, "linger.ms": 0},
             id="low-latency producer (suggestions, sensor)",
         ),
         pytest.param(
-            kafka.producer_config(BOOTSTRAP, **{"linger.ms": 1}),
+            kafka.producer_config(CONNECTION, **{"linger.ms": 1}),
             {**PRODUCER, "linger.ms": 1},
             id="producer with an override (CDC)",
         ),

@@ -10,6 +10,7 @@ from spark import kafka_source
 from spark.kafka_source import KafkaRange, _by_partition, _Fill, arrow_schema
 from tests.unit.fake_kafka import FakeConsumer
 from tests.unit.fake_kafka import FakeMessage as Msg
+from tillflow.config import KafkaConnection
 
 
 def test_a_range_keeps_only_its_offsets_and_ends_at_its_end() -> None:
@@ -45,9 +46,9 @@ def test_messages_split_into_runs_per_partition_in_arrival_order() -> None:
 def _read(
     monkeypatch: pytest.MonkeyPatch, consumer: FakeConsumer, ranges: list[KafkaRange], **kw: Any
 ) -> dict[tuple[str, int], list[int]]:
-    monkeypatch.setattr(kafka_source, "_worker_consumer", lambda bootstrap: consumer)
+    monkeypatch.setattr(kafka_source, "_worker_consumer", lambda connection: consumer)
     got: dict[tuple[str, int], list[int]] = {}
-    for batch in kafka_source.read_ranges("fake:9092", ranges, **kw):
+    for batch in kafka_source.read_ranges(KafkaConnection("fake:9092"), ranges, **kw):
         tp = (batch.column(2)[0].as_py(), batch.column(3)[0].as_py())
         got.setdefault(tp, []).extend(batch.column(4).to_pylist())
     return got

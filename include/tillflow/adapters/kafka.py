@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tillflow.adapters import kafka_profiles as profiles
+from tillflow.config import KafkaConnection, TopicLayout
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -14,32 +15,32 @@ if TYPE_CHECKING:
 
 
 def producer_config(
-    bootstrap: str, profile: profiles.Profile = profiles.PRODUCER, /, **overrides: Any
+    connection: KafkaConnection, profile: profiles.Profile = profiles.PRODUCER, /, **overrides: Any
 ) -> dict[str, Any]:
-    return profiles.client_config(bootstrap, profile, **overrides)
+    return profiles.client_config(connection, profile, **overrides)
 
 
 def consumer_config(
-    bootstrap: str,
+    connection: KafkaConnection,
     group_id: str,
     profile: profiles.Profile = profiles.GROUP_CONSUMER,
     /,
     **overrides: Any,
 ) -> dict[str, Any]:
     """A group consumer's configuration (``profile``: one of the group consumers' profiles)."""
-    return profiles.client_config(bootstrap, {"group.id": group_id, **profile}, **overrides)
+    return profiles.client_config(connection, {"group.id": group_id, **profile}, **overrides)
 
 
 def producer(
-    bootstrap: str, profile: profiles.Profile = profiles.PRODUCER, /, **overrides: Any
+    connection: KafkaConnection, profile: profiles.Profile = profiles.PRODUCER, /, **overrides: Any
 ) -> Producer:
     from confluent_kafka import Producer
 
-    return Producer(producer_config(bootstrap, profile, **overrides))
+    return Producer(producer_config(connection, profile, **overrides))
 
 
 def consumer(
-    bootstrap: str,
+    connection: KafkaConnection,
     group_id: str,
     profile: profiles.Profile = profiles.GROUP_CONSUMER,
     /,
@@ -47,32 +48,41 @@ def consumer(
 ) -> Consumer:
     from confluent_kafka import Consumer
 
-    return Consumer(consumer_config(bootstrap, group_id, profile, **overrides))
+    return Consumer(consumer_config(connection, group_id, profile, **overrides))
 
 
-def reader(bootstrap: str, profile: profiles.Profile, /, **overrides: Any) -> Consumer:
+def reader(connection: KafkaConnection, profile: profiles.Profile, /, **overrides: Any) -> Consumer:
     """A consumer that never joins a group (``assign`` only): ``profile`` names its group id."""
     from confluent_kafka import Consumer
 
-    return Consumer(profiles.client_config(bootstrap, profile, **overrides))
+    return Consumer(profiles.client_config(connection, profile, **overrides))
 
 
-def admin(bootstrap: str) -> AdminClient:
+def admin(connection: KafkaConnection) -> AdminClient:
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient(profiles.client_config(bootstrap, profiles.ADMIN))
+    return AdminClient(profiles.client_config(connection, profiles.ADMIN))
 
 
 def ensure_topics(
-    bootstrap: str, topics: Iterable[str] | Mapping[str, int], partitions: int = 4
+    connection: KafkaConnection,
+    topics: Iterable[str] | Mapping[str, int],
+    layout: TopicLayout | None = None,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return those created."""
+    """Create the topics that do not exist yet; return those created. A topic given without a
+    partition count gets ``layout``'s, every one its replication factor (``layout`` defaults to
+    the environment's: ``TILLFLOW_KAFKA_PARTITIONS``, ``TILLFLOW_KAFKA_REPLICATION_FACTOR``)."""
     from confluent_kafka.admin import NewTopic
 
-    wanted = dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, partitions)
-    client = admin(bootstrap)
+    layout = layout or TopicLayout.from_env()
+    wanted = (
+        dict(topics) if isinstance(topics, Mapping) else dict.fromkeys(topics, layout.partitions)
+    )
+    client = admin(connection)
     existing = set(client.list_topics(timeout=10).topics)
-    missing = [NewTopic(t, n, 1) for t, n in wanted.items() if t not in existing]
+    missing = [
+        NewTopic(t, n, layout.replication_factor) for t, n in wanted.items() if t not in existing
+    ]
     if not missing:
         return []
     for future in client.create_topics(missing).values():

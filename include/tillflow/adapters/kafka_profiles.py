@@ -1,7 +1,8 @@
 """Every Kafka client profile of the platform, in one place (docs/environment.md has the measurements).
 
-A profile is what a client gets on top of ``bootstrap.servers`` (``client_config``); every
-producer, consumer and admin client of the platform, the Spark source and the benches build their
+A profile is what a client gets on top of the connection (``client_config``: bootstrap servers,
+security protocol, SASL, SSL, client.id; ``tillflow.config.KafkaConnection``); every producer,
+consumer and admin client of the platform, the Spark source and the benches build their
 configuration from one of these (``tillflow.adapters.kafka`` has the constructors).
 
 What shapes the values: the broker is Tansu, which
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Final
+
+from tillflow.config import KafkaConnection, is_kafka_connection_key
 
 Profile = Mapping[str, Any]
 
@@ -120,6 +123,15 @@ LOW_LATENCY_PRODUCER: Final[Profile] = {**PRODUCER, "linger.ms": 0}
 ADMIN: Final[Profile] = {}
 
 
-def client_config(bootstrap: str, profile: Profile, **overrides: Any) -> dict[str, Any]:
-    """A client's configuration: the broker, the profile, then ``overrides``."""
-    return {"bootstrap.servers": bootstrap, **profile, **overrides}
+def client_config(
+    connection: KafkaConnection, profile: Profile, **overrides: Any
+) -> dict[str, Any]:
+    """A client's configuration: the connection, the profile, then ``overrides``. Neither a
+    profile nor an override may touch a connection key: every client reaches the cluster the
+    same way."""
+    if not isinstance(connection, KafkaConnection):
+        raise TypeError(f"a KafkaConnection is required, got {type(connection).__name__}")
+    clash = sorted(k for k in (*profile, *overrides) if is_kafka_connection_key(k))
+    if clash:
+        raise ValueError(f"connection keys belong to the KafkaConnection, not a client: {clash}")
+    return {**connection.client_config(), **profile, **overrides}

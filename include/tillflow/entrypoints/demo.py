@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tillflow.adapters.airflow_api import AirflowApiError, AirflowClient
-from tillflow.config import Settings
+from tillflow.config import KafkaConnection, Settings
 from tillflow.runtime import manager
 
 Summarize = Callable[[AirflowClient, str], list[str]]
@@ -192,7 +192,7 @@ def default_steps() -> list[Step]:
 
 
 def topic_counts(
-    bootstrap: str, prefixes: tuple[str, ...] = ("pos.", "oltp.", "order_")
+    connection: KafkaConnection, prefixes: tuple[str, ...] = ("pos.", "oltp.", "order_")
 ) -> dict[str, int]:
     """Messages per platform topic (high watermarks from fetches, not ListOffsets: see DESIGN)."""
     from confluent_kafka import TopicPartition
@@ -200,7 +200,7 @@ def topic_counts(
     from tillflow.adapters import kafka
     from tillflow.adapters.kafka_profiles import WATERMARK_READER
 
-    cons = kafka.reader(bootstrap, WATERMARK_READER)
+    cons = kafka.reader(connection, WATERMARK_READER)
     try:
         counts: dict[str, int] = {}
         for name, meta in sorted(cons.list_topics(timeout=10).topics.items()):
@@ -269,7 +269,7 @@ def run(settings: Settings, steps: list[Step] | None = None) -> int:
             report.append("[kafka] messages per topic")
             report.extend(
                 f"    {name:<36} {count:>10,}"
-                for name, count in topic_counts(settings.kafka.bootstrap).items()
+                for name, count in topic_counts(settings.kafka.connection).items()
             )
     finally:
         client.close()

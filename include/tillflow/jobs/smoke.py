@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tillflow.adapters import kafka
+from tillflow.config import KafkaConnection, SparkSettings
 
 
 @dataclass(frozen=True)
@@ -46,21 +47,21 @@ def postgres_roundtrip(dsn: str, label: str) -> CheckResult:
     return _timed(label, run)
 
 
-def kafka_roundtrip(bootstrap: str, topic: str, timeout: float = 20.0) -> CheckResult:
+def kafka_roundtrip(connection: KafkaConnection, topic: str, timeout: float = 20.0) -> CheckResult:
     """Produce one unique message and consume it back from its partition."""
     from confluent_kafka import TopicPartition
 
     def run() -> str:
-        kafka.ensure_topics(bootstrap, {topic: 1})
+        kafka.ensure_topics(connection, {topic: 1})
         token = uuid.uuid4().hex.encode()
         delivered: list[Any] = []
-        prod = kafka.producer(bootstrap)
+        prod = kafka.producer(connection)
         prod.produce(topic, token, on_delivery=lambda err, msg: delivered.append((err, msg)))
         prod.flush(10)
         err, msg = delivered[0]
         if err is not None:
             raise RuntimeError(f"produce failed: {err}")
-        cons = kafka.consumer(bootstrap, f"smoke-{token.decode()}")
+        cons = kafka.consumer(connection, f"smoke-{token.decode()}")
         cons.assign([TopicPartition(topic, msg.partition(), msg.offset())])
         deadline = time.monotonic() + timeout
         try:
@@ -89,12 +90,14 @@ def redis_roundtrip(host: str, port: int) -> CheckResult:
     return _timed("redis", run)
 
 
-def spark_roundtrip(master: str) -> CheckResult:
+def spark_roundtrip(settings: SparkSettings) -> CheckResult:
     """Start a Spark session and run a small aggregation."""
     from tillflow.adapters.spark import session
 
+    master = settings.master
+
     def run() -> str:
-        spark = session("tillflow-smoke", master)
+        spark = session("tillflow-smoke", settings)
         try:
             total = spark.range(0, 100_000).selectExpr("sum(id) as s").collect()[0]["s"]
             assert total == 100_000 * 99_999 // 2, f"unexpected sum {total}"

@@ -24,7 +24,7 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
     pg = settings.postgres
     api = ApiSettings.from_env()
     # Airflow's Kafka hooks build their clients from the extra: the platform's group consumer.
-    kafka_extra = kafka.consumer_config(settings.kafka.bootstrap, "tillflow-airflow")
+    kafka_extra = kafka.consumer_config(settings.kafka.connection, "tillflow-airflow")
     return {
         config.CONN_OLTP: {
             "conn_type": "postgres",
@@ -73,8 +73,8 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
         },
         config.CONN_SPARK: {
             "conn_type": "spark",
-            "host": settings.spark_master,
-            "extra": {"deploy-mode": "client"},
+            "host": settings.spark.master,
+            "extra": {"deploy-mode": settings.spark.deploy_mode, **dict(settings.spark.conf)},
         },
     }
 

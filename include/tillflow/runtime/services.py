@@ -307,7 +307,7 @@ class Kafka(Service):
         from tillflow.adapters import kafka
 
         try:
-            kafka.admin(self.settings.kafka.bootstrap).list_topics(timeout=2)
+            kafka.admin(self.settings.kafka.connection).list_topics(timeout=2)
             return True
         except Exception:
             return False

@@ -117,7 +117,9 @@ def _cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
         state = f"inserted {r.loaded:,}" if r.loaded else "unchanged"
         print(f"{r.table:<16} {r.present:>7,} rows  {state}")
     if not args.no_topics:
-        created = bootstrap.ensure_platform_topics(settings.kafka.bootstrap)
+        created = bootstrap.ensure_platform_topics(
+            settings.kafka.connection, settings.kafka.topic_layout
+        )
         print(f"topics created: {', '.join(created) or 'none (all existed)'}")
     return 0
 
@@ -127,7 +129,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> Any:
 
     if args.dry_run:
         return CountingSink()
-    return KafkaSink(settings.kafka.bootstrap, args.topic)
+    return KafkaSink(settings.kafka.connection, args.topic)
 
 
 def _cmd_history(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tillflow.config import DB_OLTP, Settings
+from tillflow.config import DB_OLTP, KafkaConnection, Settings
 from tillflow.jobs.cdc.settings import CAPTURED_TABLES, CdcSettings
 
 if TYPE_CHECKING:
@@ -215,10 +215,10 @@ def java_home_problem() -> str | None:
     return None
 
 
-def _missing_topics(bootstrap: str, topics: list[str]) -> list[str]:
+def _missing_topics(connection: KafkaConnection, topics: list[str]) -> list[str]:
     from tillflow.adapters import kafka
 
-    existing = set(kafka.admin(bootstrap).list_topics(timeout=10).topics)
+    existing = set(kafka.admin(connection).list_topics(timeout=10).topics)
     return [t for t in topics if t not in existing]
 
 
@@ -238,7 +238,7 @@ def prepare(settings: Settings, cdc: CdcSettings) -> None:
     if added:
         log.info("publication %s: added %s", cdc.publication, ", ".join(added))
     cdc.state_dir.mkdir(parents=True, exist_ok=True)
-    missing = _missing_topics(settings.kafka.bootstrap, cdc.topics)
+    missing = _missing_topics(settings.kafka.connection, cdc.topics)
     if missing and cdc.offsets_file.exists():
         aside = cdc.offsets_file.with_suffix(f".{int(time.time())}.bak")
         cdc.offsets_file.replace(aside)
@@ -247,7 +247,7 @@ def prepare(settings: Settings, cdc: CdcSettings) -> None:
             ", ".join(missing),
             aside.name,
         )
-    ensure_topics(settings.kafka.bootstrap, cdc.topics)
+    ensure_topics(settings.kafka.connection, cdc.topics, settings.kafka.topic_layout)
 
 
 def run(settings: Settings, cdc: CdcSettings, stop: threading.Event) -> None:
@@ -265,7 +265,7 @@ def run(settings: Settings, cdc: CdcSettings, stop: threading.Event) -> None:
 
     status = Status(cdc.status_file)
     status.write("starting")
-    producer = make_producer(settings.kafka.bootstrap, **{"linger.ms": 1})
+    producer = make_producer(settings.kafka.connection, **{"linger.ms": 1})
     handler = _make_handler_class()(producer, status)
     backoff = 1.0
     while not stop.is_set():

@@ -9,17 +9,20 @@ from tillflow.adapters import kafka
 
 #: OLTP tables whose changes CDC publishes to ``config.TOPICS.cdc(table)``.
 CDC_TABLES: Final = ("item_categories", "stores", "item_master", "customers", "payment_methods")
-#: Partitions of the scan topic (keyed by store): enough for the two-core machine's consumers.
-SCAN_PARTITIONS: Final = 4
 
 
-def platform_topics(topics: config.Topics = config.TOPICS) -> dict[str, int]:
+def platform_topics(
+    topics: config.Topics = config.TOPICS, layout: config.TopicLayout | None = None
+) -> dict[str, int]:
     """Every topic the platform uses, with its partition count.
 
-    The change topics and the order events have one partition: each keeps one total order.
+    The scan topic (keyed by store) gets the layout's partitions (``TILLFLOW_KAFKA_PARTITIONS``,
+    4 by default: enough for the two-core machine's consumers). The change topics and the order
+    events have one partition: each keeps one total order.
     """
+    layout = layout or config.TopicLayout.from_env()
     wanted = {
-        topics.scans: SCAN_PARTITIONS,
+        topics.scans: layout.partitions,
         topics.orders: 1,
         topics.suggestions_accepted: 1,
     }
@@ -27,6 +30,9 @@ def platform_topics(topics: config.Topics = config.TOPICS) -> dict[str, int]:
     return wanted
 
 
-def ensure_platform_topics(bootstrap: str) -> list[str]:
+def ensure_platform_topics(
+    connection: config.KafkaConnection, layout: config.TopicLayout | None = None
+) -> list[str]:
     """Create the platform's topics that are missing; return those created."""
-    return kafka.ensure_topics(bootstrap, platform_topics())
+    layout = layout or config.TopicLayout.from_env()
+    return kafka.ensure_topics(connection, platform_topics(layout=layout), layout)

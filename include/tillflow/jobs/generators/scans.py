@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
+from tillflow.config import KafkaConnection
 from tillflow.domain.generation import encoding
 from tillflow.domain.generation.model import (
     SCAN_ID_DTYPE,
@@ -80,16 +81,22 @@ class KafkaSink:
     """Produces values keyed by store id, with the partition chosen as the default partitioner
     would (computed once per store: passing it explicitly roughly doubles the produce rate)."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int = 4, **overrides: Any) -> None:
+    def __init__(
+        self,
+        connection: KafkaConnection,
+        topic: str,
+        partitions: int | None = None,
+        **overrides: Any,
+    ) -> None:
         import numpy as np
 
         from tillflow.adapters import kafka
 
         self.topic = topic
         self.errors: list[str] = []
-        kafka.ensure_topics(bootstrap, {topic: partitions})
+        kafka.ensure_topics(connection, {topic: partitions} if partitions else [topic])
         self._producer = kafka.producer(
-            bootstrap,
+            connection,
             **{"delivery.report.only.error": True, "on_delivery": self._on_delivery, **overrides},
         )
         meta = self._producer.list_topics(topic, timeout=10)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tillflow import config
+from tillflow.config import KafkaConnection
 from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.jobs.generators.scans import RunStats
 
@@ -34,15 +35,15 @@ def bootstrap_oltp(dsn: str, seed: int = DEFAULT_SEED) -> dict[str, Any]:
     }
 
 
-def create_topics(bootstrap: str) -> dict[str, Any]:
+def create_topics(connection: KafkaConnection) -> dict[str, Any]:
     from tillflow.jobs.generators.bootstrap import ensure_platform_topics, platform_topics
 
-    created = ensure_platform_topics(bootstrap)
+    created = ensure_platform_topics(connection)
     return {"created": created, "topics": platform_topics()}
 
 
 def generate_window(
-    bootstrap: str,
+    connection: KafkaConnection,
     start: datetime,
     end: datetime,
     seed: int = DEFAULT_SEED,
@@ -60,7 +61,7 @@ def generate_window(
         seed,
         start,
         end,
-        KafkaSink(bootstrap, topic),
+        KafkaSink(connection, topic),
         bad_share=bad_share,
         progress=_log_progress("history"),
     )
@@ -74,7 +75,7 @@ def generate_window(
 
 
 def generate_live(
-    bootstrap: str,
+    connection: KafkaConnection,
     duration_s: float,
     speedup: float = 1.0,
     max_rate: float | None = None,
@@ -93,7 +94,7 @@ def generate_live(
     stats = run_live(
         catalog,
         seed,
-        KafkaSink(bootstrap, topic),
+        KafkaSink(connection, topic),
         begin,
         duration_s,
         speedup=speedup,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tillflow.adapters import kafka
 from tillflow.adapters.kafka_profiles import RANGE_READER
+from tillflow.config import KafkaConnection
 from tillflow.domain.events.records import TimeWindow, kafka_arrow_schema
 from tillflow.jobs.ingest import pipeline
 from tillflow.jobs.ingest.sink import Sink, committed_offsets
@@ -54,7 +55,7 @@ def _table(msgs: list[Any]) -> pa.Table:
 
 
 def run(
-    bootstrap: str,
+    connection: KafkaConnection,
     topics: Sequence[str],
     dsn: str,
     job: str,
@@ -71,7 +72,7 @@ def run(
     deadline."""
     from confluent_kafka import TopicPartition
 
-    consumer = kafka.reader(bootstrap, RANGE_READER)
+    consumer = kafka.reader(connection, RANGE_READER)
     meta = consumer.list_topics(timeout=10)
     committed = committed_offsets(dsn, job)
     assignment = [

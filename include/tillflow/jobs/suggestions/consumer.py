@@ -42,7 +42,7 @@ from typing import IO, TYPE_CHECKING, Any
 from tillflow import config
 from tillflow.adapters import kafka
 from tillflow.adapters import kafka_profiles as profiles
-from tillflow.config import Settings
+from tillflow.config import KafkaConnection, Settings
 from tillflow.domain.suggestions.events import BadEvent, Change, parse_change
 from tillflow.jobs.suggestions.cache import CDC_TABLES, DEFAULT_PREFIX, SuggestionCache
 from tillflow.jobs.suggestions.engine import BatchResult, SuggestionEngine
@@ -57,7 +57,7 @@ log = logging.getLogger("tillflow.jobs.suggestions")
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    bootstrap: str
+    kafka: KafkaConnection
     redis_host: str
     redis_port: int
     oltp_dsn: str
@@ -77,7 +77,7 @@ class ServiceConfig:
     def from_settings(cls, settings: Settings) -> ServiceConfig:
         pg = settings.postgres
         return cls(
-            bootstrap=settings.kafka.bootstrap,
+            kafka=settings.kafka.connection,
             redis_host=settings.redis.host,
             redis_port=settings.redis.port,
             oltp_dsn=pg.dsn(config.DB_OLTP, pg.api),
@@ -165,7 +165,7 @@ class CacheUpdater(threading.Thread):
             self.cfg.redis_host, self.cfg.redis_port, self.cfg.oltp_dsn, self.cfg.prefix
         )
         consumer = kafka.consumer(
-            self.cfg.bootstrap, f"{self.cfg.group_id}-cache", profiles.LOW_LATENCY_CONSUMER
+            self.cfg.kafka, f"{self.cfg.group_id}-cache", profiles.LOW_LATENCY_CONSUMER
         )
         wanted = list(self.topic_table)
         assigned: list[str] = []
@@ -222,7 +222,7 @@ class SuggestionService:
             cfg.redis_host, cfg.redis_port, cfg.oltp_dsn, cfg.prefix
         )
         self.store = SuggestionStore(cfg.oltp_dsn, source="service")
-        self.producer = kafka.producer(cfg.bootstrap, profiles.LOW_LATENCY_PRODUCER)
+        self.producer = kafka.producer(cfg.kafka, profiles.LOW_LATENCY_PRODUCER)
         self._latency: IO[str] | None = None
         self.engine = SuggestionEngine(self.cache, self.store, self.producer, cfg.suggestions_topic)
         self.updater = CacheUpdater(cfg, self.stop_event)
@@ -260,7 +260,7 @@ class SuggestionService:
         if not self._wait("OLTP tables", self.store.ready):
             return False
         if not self._wait(
-            "Kafka", lambda: kafka.ensure_topics(self.cfg.bootstrap, [self.cfg.suggestions_topic])
+            "Kafka", lambda: kafka.ensure_topics(self.cfg.kafka, [self.cfg.suggestions_topic])
             is not None,
         ):  # fmt: skip
             return False
@@ -287,9 +287,7 @@ class SuggestionService:
     def run(self) -> int:
         if not self.start():
             return 0
-        consumer = kafka.consumer(
-            self.cfg.bootstrap, self.cfg.group_id, profiles.LOW_LATENCY_CONSUMER
-        )
+        consumer = kafka.consumer(self.cfg.kafka, self.cfg.group_id, profiles.LOW_LATENCY_CONSUMER)
         topic = self.cfg.orders_topic
         if not self._wait(f"topic {topic}", lambda: assign_committed(consumer, [topic])):
             consumer.close()

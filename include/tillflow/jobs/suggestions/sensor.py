@@ -16,6 +16,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from tillflow.config import KafkaConnection
 from tillflow.domain.suggestions.events import (
     ORDER_CREATED,
     BadEvent,
@@ -70,7 +71,7 @@ def qualifying_order(
 
 
 def apply_suggestion(
-    event: dict[str, Any], *, oltp_dsn: str, bootstrap: str, topic: str
+    event: dict[str, Any], *, oltp_dsn: str, connection: KafkaConnection, topic: str
 ) -> dict[str, Any]:
     """Store and publish the event's suggestion unless the order already has one."""
     from tillflow.adapters import kafka
@@ -80,7 +81,7 @@ def apply_suggestion(
     store = SuggestionStore(oltp_dsn, source="airflow")
     try:
         stored = store.apply([suggestion])
-        producer = kafka.producer(bootstrap, LOW_LATENCY_PRODUCER)
+        producer = kafka.producer(connection, LOW_LATENCY_PRODUCER)
         acked = publish(producer, topic, store, stored)
     finally:
         store.close()
