@@ -222,6 +222,13 @@ def _missing_topics(connection: KafkaConnection, topics: list[str]) -> list[str]
     return [t for t in topics if t not in existing]
 
 
+def forwarder_producer(settings: Settings) -> Producer:
+    """The producer the engine's batches go through: acked at once (1 ms linger)."""
+    from tillflow.adapters import kafka
+
+    return kafka.producer(settings.kafka.connection, **{"linger.ms": 1})
+
+
 def prepare(settings: Settings, cdc: CdcSettings) -> None:
     """Everything before the engine: schema, publication, state folder, topics.
 
@@ -252,8 +259,6 @@ def prepare(settings: Settings, cdc: CdcSettings) -> None:
 
 def run(settings: Settings, cdc: CdcSettings, stop: threading.Event) -> None:
     """Run the engine until ``stop`` is set; restart it (with back-off) when it fails."""
-    from tillflow.adapters.kafka import producer as make_producer
-
     problem = java_home_problem()
     if problem:
         raise RuntimeError(problem)
@@ -265,7 +270,7 @@ def run(settings: Settings, cdc: CdcSettings, stop: threading.Event) -> None:
 
     status = Status(cdc.status_file)
     status.write("starting")
-    producer = make_producer(settings.kafka.connection, **{"linger.ms": 1})
+    producer = forwarder_producer(settings)
     handler = _make_handler_class()(producer, status)
     backoff = 1.0
     while not stop.is_set():
