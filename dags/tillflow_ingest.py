@@ -20,8 +20,7 @@ transaction, and every run starts from that log, so overlapping or retried runs 
 
 - **Schedule:** every 15 minutes (one run at a time); `make demo` triggers it after the generators.
 - **Inputs:** connections `postgres_warehouse_admin` (migrations), `kafka_default` (bootstrap
-  servers, security/SASL/SSL keys), `spark_default` (master, driver conf), `postgres_warehouse`
-  (summary); the Spark job itself lands
+  servers), `spark_default` (master), `postgres_warehouse` (summary); the Spark job itself lands
   rows as the platform's ingest role (its `TILLFLOW_PG_*` settings).
 - **Outputs:** the raw tables above; XCom `summary` (batches, landed, dead letters, lag).
 """
