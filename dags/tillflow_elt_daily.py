@@ -28,6 +28,10 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
   `airflow backfill create --dag-id tillflow_elt_daily --from-date A --to-date B`.
 - **Inputs:** `raw.*` of the warehouse (connection `postgres_warehouse`), the dbt manifest
   `dbt_project/target/manifest.json` (refresh: `tillflow elt manifest`).
+- **Assets:** reads `raw.*` (ingestion's assets, inlets of both gates); `gx_marts_gate` updates
+  the `marts.*` assets once it passed, so DAGs scheduled on them run after a validated build. The
+  run itself stays on its daily timetable with the ingestion sensor: a run triggered by an asset
+  event would get the events' timestamps as its data interval, not the UTC day it must build.
 - **Outputs:** schemas `staging`, `intermediate`, `snapshots`, `core`, `marts`, `serving` (the
   profile's target `airflow` builds the plain names: `dbt_project/README.md`); the gate reports as
   the return values (XCom) of `gx_raw_gate` and `gx_marts_gate`; the dbt docs site.
@@ -55,6 +59,7 @@ from cosmos import (
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from tillflow import config
+from tillflow_airflow.assets import MART_ASSETS, RAW
 
 DBT_PROJECT_DIR = config.PROJECT_ROOT / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -102,7 +107,7 @@ with DAG(
         grace = timedelta(minutes=int(params["ingestion_grace_minutes"]))
         return watermark.ingested_past(postgres_dsn(config.CONN_WAREHOUSE), end + grace)
 
-    @task
+    @task(inlets=RAW)
     def gx_raw_gate() -> dict[str, Any]:
         from tillflow.jobs.elt import gates
         from tillflow_airflow.connections import postgres_dsn
@@ -183,7 +188,8 @@ with DAG(
         },
     )
 
-    @task
+    # The marts' asset events: emitted once the gate vouches for the marts built from raw.
+    @task(inlets=RAW, outlets=MART_ASSETS)
     def gx_marts_gate() -> dict[str, Any]:
         from tillflow.jobs.elt import gates
         from tillflow_airflow.connections import postgres_dsn
