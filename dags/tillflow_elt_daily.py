@@ -20,23 +20,26 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
    (`<node>.run`) and per node's tests (`<node>.test`) turns green or red as dbt reports it, so
    the grid shows every node. A cleared run (or a retry) skips the producer and each sensor runs
    its own node instead: the same result, node by node, slower;
-6. `gx_marts_gate` — Great Expectations on the marts of the interval;
-7. `dbt_docs` — the dbt docs site for the Cosmos docs plugin (the GX data docs are written by the
-   gates under `include/gx/`).
+6. `gx_marts_gate` — Great Expectations on the marts of the interval; once it passed, it updates
+   the `marts.*` assets, which schedule `tillflow_dbt_docs` (the docs site). The GX data docs are
+   written by the gates under `include/gx/`.
 
 - **Schedule:** daily at 00:00 UTC for the day before (`CronDataIntervalTimetable`); backfill with
   `airflow backfill create --dag-id tillflow_elt_daily --from-date A --to-date B`.
 - **Inputs:** `raw.*` of the warehouse (connection `postgres_warehouse`), the dbt manifest
   `dbt_project/target/manifest.json` (refresh: `tillflow elt manifest`).
+- **Assets:** reads `raw.*` (ingestion's assets, inlets of both gates); `gx_marts_gate` updates
+  the `marts.*` assets once it passed, so DAGs scheduled on them run after a validated build. The
+  run itself stays on its daily timetable with the ingestion sensor: a run triggered by an asset
+  event would get the events' timestamps as its data interval, not the UTC day it must build.
 - **Outputs:** schemas `staging`, `intermediate`, `snapshots`, `core`, `marts`, `serving` (the
   profile's target `airflow` builds the plain names: `dbt_project/README.md`); the gate reports as
-  the return values (XCom) of `gx_raw_gate` and `gx_marts_gate`; the dbt docs site.
+  the return values (XCom) of `gx_raw_gate` and `gx_marts_gate`.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
@@ -55,6 +58,7 @@ from cosmos import (
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from tillflow import config
+from tillflow_airflow.assets import MART_ASSETS, RAW
 
 DBT_PROJECT_DIR = config.PROJECT_ROOT / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -102,7 +106,7 @@ with DAG(
         grace = timedelta(minutes=int(params["ingestion_grace_minutes"]))
         return watermark.ingested_past(postgres_dsn(config.CONN_WAREHOUSE), end + grace)
 
-    @task
+    @task(inlets=RAW)
     def gx_raw_gate() -> dict[str, Any]:
         from tillflow.jobs.elt import gates
         from tillflow_airflow.connections import postgres_dsn
@@ -183,7 +187,8 @@ with DAG(
         },
     )
 
-    @task
+    # The marts' asset events: emitted once the gate vouches for the marts built from raw.
+    @task(inlets=RAW, outlets=MART_ASSETS)
     def gx_marts_gate() -> dict[str, Any]:
         from tillflow.jobs.elt import gates
         from tillflow_airflow.connections import postgres_dsn
@@ -196,14 +201,6 @@ with DAG(
         dsn = postgres_dsn(config.CONN_WAREHOUSE)
         return gates.run_gate("marts_gate", checks, dsn, (start, end)).as_dict()
 
-    @task
-    def dbt_docs() -> str:
-        from tillflow.jobs.elt import dbt as dbt_runner
-        from tillflow_airflow.connections import postgres_dsn
-
-        target = Path(dbt_runner.docs_dir())
-        return str(dbt_runner.generate_docs(postgres_dsn(config.CONN_WAREHOUSE), target))
-
     found = find_late_days()
     wait_for_ingestion() >> gx_raw_gate() >> found
-    rebuild_late_days(found) >> dbt >> gx_marts_gate() >> dbt_docs()  # type: ignore[arg-type]
+    rebuild_late_days(found) >> dbt >> gx_marts_gate()  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ transaction, and every run starts from that log, so overlapping or retried runs 
 - **Inputs:** connections `postgres_warehouse_admin` (migrations), `kafka_default` (bootstrap
   servers), `spark_default` (master), `postgres_warehouse` (summary); the Spark job itself lands
   rows as the platform's ingest role (its `TILLFLOW_PG_*` settings).
-- **Outputs:** the raw tables above; XCom `summary` (batches, landed, dead letters, lag).
+- **Outputs:** the raw tables above (assets `raw.*`, updated by `summary`); XCom `summary` (batches, landed, dead letters, lag).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import dag, task
 
 from tillflow import config
+from tillflow_airflow.assets import RAW
 
 DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(seconds=30)}
 JOB = "ingest"
@@ -83,7 +84,8 @@ def tillflow_ingest() -> None:
         execution_timeout=timedelta(minutes=30),
     )
 
-    @task
+    # The raw tables are this DAG's assets: the daily ELT reads them (tillflow_airflow.assets).
+    @task(outlets=RAW)
     def summary() -> dict[str, Any]:
         from airflow.sdk import get_current_context
 

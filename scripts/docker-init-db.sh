@@ -3,10 +3,11 @@
 # local stack creates in include/tillflow/adapters/warehouse.py (ensure_databases, prepare_warehouse),
 # with the same names, passwords and grants.
 set -euo pipefail
-psql -v ON_ERROR_STOP=1 -U postgres <<'SQL'
-create role tillflow_api with login replication password 'tillflow_api';
-create role tillflow_ingest with login password 'tillflow_ingest';
-create role tillflow_dbt with login password 'tillflow_dbt';
+# Passwords from the container's environment (docker-compose.override.yml), the local defaults else.
+psql -v ON_ERROR_STOP=1 -U postgres <<SQL
+create role tillflow_api with login replication password '${TILLFLOW_PG_API_PASSWORD:-tillflow_api}';
+create role tillflow_ingest with login password '${TILLFLOW_PG_INGEST_PASSWORD:-tillflow_ingest}';
+create role tillflow_dbt with login password '${TILLFLOW_PG_DBT_PASSWORD:-tillflow_dbt}';
 create database oltp owner tillflow_api;
 create database warehouse owner tillflow_dbt;
 \connect warehouse

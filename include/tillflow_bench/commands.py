@@ -130,6 +130,31 @@ def _bench_dags(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _bench_astro_parity(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from tillflow_bench.astro_parity import checks, replay
+
+    root = args.project.resolve()
+    problems = checks.check_project(root)
+    print(f"astro parity: {root}")
+    print(f"  static checks: {len(problems)} problem(s)")
+    for problem in problems:
+        print(f"  FAIL {problem}")
+    if args.static_only:
+        return 1 if problems else 0
+    work = Path(args.work or tempfile.mkdtemp(prefix="tillflow-astro-parity-"))
+    print(f"  replaying the image into {work} (a fresh venv takes a few minutes)", flush=True)
+    result = replay.replay(
+        root, work, venv=args.venv, progress=lambda step: print(replay.step_line(step), flush=True)
+    )
+    for error in result.import_errors:
+        print(f"  import error: {error.get('filepath')}: {error.get('error')}")
+    verdict = "OK" if result.ok and not problems else "FAILED"
+    print(f"astro parity: {verdict} ({len(result.import_errors)} import errors)")
+    return 0 if verdict == "OK" else 1
+
+
 def register(tree: CommandTree) -> None:
     """Add `tillflow bench ...` (every benchmark and drill)."""
     bench = tree.group("bench", "benchmarks measured on this machine")
@@ -218,3 +243,16 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--folder", type=Path, default=config.PROJECT_ROOT / "dags")
     p.add_argument("--repeats", type=int, default=5, help="parses per file (default 5)")
     p.set_defaults(func=_bench_dags)
+
+    from tillflow_bench import astro_parity
+
+    p = bench.add_parser(
+        "astro-parity",
+        help="check the `astro dev start` path without a Docker engine (files + image replay)",
+        description=astro_parity.__doc__,
+    )
+    p.add_argument("--project", type=Path, default=config.PROJECT_ROOT, help="project root")
+    p.add_argument("--work", type=Path, help="work folder (default: a new temporary one)")
+    p.add_argument("--venv", type=Path, help="reuse a venv an earlier replay built")
+    p.add_argument("--static-only", action="store_true", help="only check the files")
+    p.set_defaults(func=_bench_astro_parity)

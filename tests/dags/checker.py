@@ -16,7 +16,13 @@ class Problem:
     message: str
 
 
-def check_dag_folder(folder: Path, max_parse_seconds: float = 2.0) -> list[Problem]:
+#: A hang guard, not a speed target: Airflow's own import timeout for one DAG file. A time limit
+#: tight enough to be a budget fails on a busy machine; the 0.5 s parse budget is measured by the
+#: benchmark `tillflow bench dags` instead.
+HANG_GUARD_SECONDS = 30.0
+
+
+def check_dag_folder(folder: Path, max_parse_seconds: float = HANG_GUARD_SECONDS) -> list[Problem]:
     from airflow.dag_processing.dagbag import DagBag
 
     problems: list[Problem] = []

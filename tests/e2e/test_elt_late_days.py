@@ -23,6 +23,7 @@ from tillflow.adapters.airflow_api import AirflowClient
 from tillflow.adapters.warehouse import prepare_warehouse
 from tillflow.config import Settings
 from tillflow.jobs.elt import dbt, fixtures
+from tillflow_airflow import assets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
@@ -97,11 +98,18 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
            datetime.now(UTC))  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=[row]))
     # When the scheduler runs the next day's daily ELT
-    state, rebuilt = _run_next_day(
-        stack, lambda client, run_id: client.xcom(DAG_ID, run_id, "rebuild_late_days")
+    state, (rebuilt, events) = _run_next_day(
+        stack,
+        lambda client, run_id: (
+            client.xcom(DAG_ID, run_id, "rebuild_late_days"),
+            client.asset_events(DAG_ID, run_id),
+        ),
     )
     # Then the run is green, it rebuilt the late day and says why
     assert state == "success"
+    # And its marts gate updated every mart's asset (what schedules tillflow_dbt_docs)
+    updated = {e["name"] for e in events if e["source_task_id"] == "gx_marts_gate"}
+    assert updated == {f"marts.{m}" for m in assets.MARTS}, events
     late = [r for r in rebuilt if r["day"] == LATE_DAY.date().isoformat()]
     assert late and late[0]["scans"] >= 1, rebuilt
     assert late[0]["reason"].startswith("events arrived since its build")
@@ -125,11 +133,20 @@ def test_a_failing_dbt_test_fails_the_daily_run(stack: Settings, warehouse: dict
         for i in range(int(day_scans) // 500 + 1)  # type: ignore[call-overload]
     ]  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=rows))
-    # When the scheduler runs that day's daily ELT
-    state, states = _run_next_day(stack, lambda client, run_id: client.task_states(DAG_ID, run_id))
+    # When the scheduler runs that day's daily ELT (the run id is the earlier test's: cleared)
+    since = datetime.now(UTC)
+    state, (states, events) = _run_next_day(
+        stack,
+        lambda client, run_id: (
+            client.task_states(DAG_ID, run_id),
+            client.asset_events(DAG_ID, run_id),
+        ),
+    )
     # Then the run fails, on the sensor of fct_sales' tests (the unknown-item share is over),
     # and nothing after the dbt group ran
     assert state == "failed", states
     assert states["dbt.fct_sales.test"] == "failed", states
     assert states["gx_marts_gate"] in {"upstream_failed", "skipped"}, states
-    assert states["dbt_docs"] in {"upstream_failed", "skipped"}, states
+    # and no mart asset was updated, so nothing downstream of the marts runs on a failed build
+    this_try = [e for e in events if datetime.fromisoformat(e["timestamp"]) >= since]
+    assert not [e for e in this_try if str(e["name"]).startswith("marts.")], events

@@ -87,3 +87,32 @@ def test_redis_roundtrip(stack: Settings) -> None:
 
 def test_spark_session_runs_locally(stack: Settings) -> None:
     assert smoke.spark_roundtrip(SparkSettings("local[1]")).ok
+
+
+@pytest.mark.parametrize("name", ["orders-api", "cdc", "suggestions"])
+def test_the_compose_healthcheck_judges_a_service_as_status_does(
+    stack: Settings, name: str
+) -> None:
+    """`python -m tillflow.entrypoints.healthcheck NAME` (the compose healthchecks): 0 for the
+    running service, 1 once it points at an address where nothing of the kind runs."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    def check(**env: str) -> int:
+        cmd = [sys.executable, "-m", "tillflow.entrypoints.healthcheck", name]
+        return subprocess.run(cmd, env={**os.environ, **env}, timeout=60, check=False).returncode
+
+    external = {"orders-api": "TILLFLOW_API_EXTERNAL", "cdc": "TILLFLOW_CDC_EXTERNAL"}
+    marked = {external[name]: "1"} if name in external else {"TILLFLOW_SUGGESTIONS_EXTERNAL": "1"}
+    assert check(**marked) == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = str(sock.getsockname()[1])
+    broken = {
+        "orders-api": {"TILLFLOW_API_PORT": free},
+        "cdc": {"TILLFLOW_CDC_SLOT": "no_such_slot"},
+        "suggestions": {"TILLFLOW_HOME": "/nonexistent"},
+    }[name]
+    assert check(**marked, **broken) == 1

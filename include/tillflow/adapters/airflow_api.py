@@ -120,6 +120,16 @@ class AirflowClient:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
         return self._request("GET", path, params={"deserialize": True})["value"]
 
+    def asset_events(self, source_dag_id: str, source_run_id: str) -> list[dict[str, Any]]:
+        """The asset events a run emitted (its tasks' outlets)."""
+        params = {"source_dag_id": source_dag_id, "source_run_id": source_run_id, "limit": 1000}
+        return list(self._request("GET", "/assets/events", params=params)["asset_events"])
+
+    def latest_runs(self, dag_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The newest runs of ``dag_id``, newest first."""
+        params = {"order_by": "-run_after", "limit": limit}
+        return list(self._request("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"])
+
     def wait_for_run(
         self,
         dag_id: str,

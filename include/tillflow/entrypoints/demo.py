@@ -123,6 +123,8 @@ def _elt_summary(client: AirflowClient, run_id: str) -> list[str]:
     lines.append(f"late days rebuilt: {len(rebuilt)}")
     lines.extend(f"  {r['day']}: {r['reason']} ({r['seconds']}s)" for r in rebuilt)
     lines += _gate_lines(client, dag_id, run_id, "gx_marts_gate")
+    updated = {e["name"] for e in client.asset_events(dag_id, run_id)}
+    lines.append(f"assets updated: {len(updated)} marts.* (they schedule {DOCS_DAG})")
     pg = Settings.from_env().postgres
     dsn = pg.dsn("warehouse", pg.dbt)
     for mart, order_by in DEMO_MARTS:
@@ -130,6 +132,26 @@ def _elt_summary(client: AirflowClient, run_id: str) -> list[str]:
         lines.append(f"marts.{mart}:" + ("" if rows else " (empty)"))
         lines.extend(f"  {row[:150]}" for row in rows)
     return lines
+
+
+#: The DAG downstream of the marts' assets: the demo unpauses it, then waits for its last run.
+DOCS_DAG = "tillflow_dbt_docs"
+
+
+def _downstream_report(client: AirflowClient) -> tuple[bool, list[str]]:
+    """The newest run of the docs DAG (asset-triggered by the ELT runs), awaited."""
+    runs = client.latest_runs(DOCS_DAG, limit=1)
+    if not runs:
+        return False, [f"[{DOCS_DAG}] no run: the marts' assets were not updated"]
+    run = runs[0]
+    try:
+        state = client.wait_for_run(DOCS_DAG, str(run["dag_run_id"]), timeout=600)
+    except AirflowApiError as exc:
+        return False, [f"[{DOCS_DAG}] {exc}"]
+    lines = [f"[{DOCS_DAG}] {state} ({run['run_type']} run after the marts' assets were updated)"]
+    if state == "success":
+        lines.append(f"    {client.xcom(DOCS_DAG, str(run['dag_run_id']), 'dbt_docs')}")
+    return state == "success", lines
 
 
 def default_steps() -> list[Step]:
@@ -174,7 +196,7 @@ def default_steps() -> list[Step]:
         # Ingestion has just caught up, so the runs skip its watermark sensor.
         Step(
             "tillflow_elt_daily",
-            f"warehouse: the daily ELT of {day} (GX gate, dbt via Cosmos, GX gate, docs)",
+            f"warehouse: the daily ELT of {day} (GX gate, dbt via Cosmos, GX gate, assets)",
             _elt_summary,
             conf={"skip_ingestion_wait": True},
             interval=(f"{day}T00:00:00Z", f"{today}T00:00:00Z"),
@@ -240,6 +262,8 @@ def run(settings: Settings, steps: list[Step] | None = None) -> int:
     report: list[str] = []
     failed = False
     try:
+        client.wait_for_dag(DOCS_DAG)
+        client.unpause(DOCS_DAG)  # the ELT runs' asset events schedule it
         for step in steps or default_steps():
             print(f"== {step.title}")
             client.wait_for_dag(step.dag_id)
@@ -265,6 +289,10 @@ def run(settings: Settings, steps: list[Step] | None = None) -> int:
                 report.append(f"    see the run in the UI: {af.base_url}/dags/{step.dag_id}")
                 break
             report.extend(f"    {line}" for line in step.summarize(client, run_id))
+        if not failed:
+            docs_ok, lines = _downstream_report(client)
+            report.extend(lines)
+            failed = not docs_ok
         if not failed:
             report.append("[kafka] messages per topic")
             report.extend(

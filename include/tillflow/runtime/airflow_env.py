@@ -17,6 +17,7 @@ from tillflow import config
 from tillflow.adapters import kafka
 from tillflow.config import Settings
 from tillflow.jobs.api.settings import ApiSettings
+from tillflow.jobs.elt.dbt import docs_dir
 
 
 def connections(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -143,7 +144,7 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": json.dumps(
                 {
                     "tillflow": {
-                        "dir": str(settings.home / "dbt_docs"),
+                        "dir": str(docs_dir(settings)),
                         "index": "index.html",
                         "name": "tillflow warehouse",
                     }

@@ -28,7 +28,12 @@ LOCAL_TARGET_DIR = DBT_PROJECT_DIR / "target" / "local"
 
 
 def docs_dir(settings: config.Settings | None = None) -> Path:
-    """Where the dbt docs site is generated for the Cosmos docs plugin."""
+    """Where the dbt docs site is generated for the Cosmos docs plugin: ``TILLFLOW_DBT_DOCS_DIR``
+    (under ``astro dev start`` a volume the task's and the api-server's containers share), else
+    ``dbt_docs`` in the state folder."""
+    configured = os.environ.get("TILLFLOW_DBT_DOCS_DIR")
+    if configured:
+        return Path(configured)
     settings = settings or config.Settings.from_env()
     return settings.home / "dbt_docs"
 
