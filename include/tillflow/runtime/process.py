@@ -37,12 +37,38 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def read_pid(pid_file: Path) -> int | None:
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, the
+    identity of a process, since pids are reused."""
     try:
-        pid = int(pid_file.read_text().strip())
-    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+
+
+def write_pid_file(pid_file: Path, pid: int) -> None:
+    pid_file.write_text(f"{pid} {start_ticks(pid) or 0}\n")
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The live process ``pid_file`` names, or None when it is gone or the pid now names another
+    process (its start time differs; a file without one: the process must lead its own process
+    group, as every process ``spawn`` starts does). Nothing is signalled on a stale file."""
+    try:
+        fields = pid_file.read_text().split()
+        pid = int(fields[0])
+        started = int(fields[1]) if len(fields) > 1 else None
+    except (OSError, ValueError, IndexError):
+        return None
+    if not pid_alive(pid):
+        return None
+    if started is not None:
+        return pid if start_ticks(pid) == started else None
+    try:
+        return pid if os.getpgid(pid) == pid else None
+    except ProcessLookupError:
+        return None
 
 
 def spawn(
@@ -66,7 +92,7 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
-    pid_file.write_text(f"{proc.pid}\n")
+    write_pid_file(pid_file, proc.pid)
     return proc.pid
 
 
