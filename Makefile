@@ -41,6 +41,7 @@ format: install ## ruff format and autofix
 	@ruff format . && ruff check --fix .
 
 bench: install ## benchmarks with figures and ratios from one run (needs `make up`)
+	@tillflow bench idle --seconds 30 || true  # the baseline the other figures run beside
 	@tillflow bench dags
 	@tillflow bench generator
 	@tillflow bench ingest

@@ -130,6 +130,12 @@ def _bench_dags(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _bench_idle(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import idle
+
+    return idle.run(settings, seconds=args.seconds)
+
+
 def _bench_astro_parity(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
@@ -244,7 +250,15 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--repeats", type=int, default=5, help="parses per file (default 5)")
     p.set_defaults(func=_bench_dags)
 
-    from tillflow_bench import astro_parity
+    from tillflow_bench import astro_parity, idle
+
+    p = bench.add_parser(
+        "idle",
+        help="CPU of each service while the stack does nothing (target: 5 % of the machine)",
+        description=idle.__doc__,
+    )
+    p.add_argument("--seconds", type=float, default=60.0, help="window (default %(default)s)")
+    p.set_defaults(func=_bench_idle)
 
     p = bench.add_parser(
         "astro-parity",

@@ -1,0 +1,95 @@
+"""`tillflow bench idle`: what the stack costs while nothing happens.
+
+For each running service of the stack, the CPU time of its whole process group (the service's
+process and every child it started: Airflow's task runners, Spark's workers, PostgreSQL's
+backends) over a window of N seconds with no traffic sent, as a share of the machine (all its
+cores); beside it the machine's own busy share over the same window (/proc/stat), so whatever
+runs outside the stack shows too. The target (issue: an idle stack that idles) is a total of at
+most 5 % of the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tillflow.config import Settings
+from tillflow.runtime.registry import all_services
+
+TARGET_SHARE = 0.05
+
+
+def group_ticks(pgid: int) -> int:
+    """utime + stime (clock ticks) of every live process in process group ``pgid``."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields after the command: state ppid pgrp session ... utime(11) stime(12)
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat's first line."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+@dataclass(frozen=True)
+class ServiceCpu:
+    name: str
+    pgid: int
+    share: float  # of the whole machine
+
+
+def measure(settings: Settings, seconds: float) -> tuple[list[ServiceCpu], float]:
+    """Per-service CPU share of the machine over ``seconds``, and the machine's busy share."""
+    groups: dict[str, int] = {}
+    for service in all_services(settings):
+        pid = service.pid()
+        if pid is None:
+            continue
+        try:
+            groups[service.name] = os.getpgid(pid)
+        except ProcessLookupError:
+            continue
+    before = {name: group_ticks(pgid) for name, pgid in groups.items()}
+    busy0, total0 = machine_ticks()
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    busy1, total1 = machine_ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    cores = os.cpu_count() or 1
+    rows = [
+        ServiceCpu(name, pgid, (group_ticks(pgid) - before[name]) / hz / elapsed / cores)
+        for name, pgid in groups.items()
+    ]
+    machine = (busy1 - busy0) / max(total1 - total0, 1)
+    return rows, machine
+
+
+def run(settings: Settings, seconds: float = 60.0) -> int:
+    print(f"bench idle: CPU of each service's process group over {seconds:.0f} s, no traffic sent")
+    rows, machine = measure(settings, seconds)
+    if not rows:
+        print("  no service of the stack is running: `make up` first")
+        return 1
+    for row in sorted(rows, key=lambda r: -r.share):
+        print(f"  {row.name:<24} {100 * row.share:6.2f} % of the machine  (pgid {row.pgid})")
+    total = sum(r.share for r in rows)
+    verdict = "ok" if total <= TARGET_SHARE else "OVER TARGET"
+    print(
+        f"  {'stack total':<24} {100 * total:6.2f} %  target <= {100 * TARGET_SHARE:.0f} %: {verdict}"
+    )
+    print(f"  {'machine busy':<24} {100 * machine:6.2f} %  ({os.cpu_count()} cores, /proc/stat)")
+    return 0 if total <= TARGET_SHARE else 1
