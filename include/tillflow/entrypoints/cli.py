@@ -55,7 +55,23 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
                 print(line)
         except Exception as exc:  # the warehouse may not be migrated yet
             print(f"  not available yet: {str(exc).splitlines()[0]}")
+        _print_wal(settings)
     return 0
+
+
+def _print_wal(settings: Settings) -> None:
+    import psycopg
+
+    from tillflow.runtime import wal
+
+    print("\nWAL held for replication (pg_replication_slots)")
+    try:
+        slots, size = wal.read_slots(settings.postgres.dsn("postgres"))
+    except psycopg.Error as exc:
+        print(f"  not available: {str(exc).splitlines()[0]}")
+        return
+    for line in wal.judge(slots, size, wal.warn_bytes()):
+        print(line)
 
 
 _UP = {"running", "external"}

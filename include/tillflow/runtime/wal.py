@@ -1,0 +1,68 @@
+"""The WAL the stack's PostgreSQL keeps for its replication slots, for `tillflow status`.
+
+OLTP and warehouse share one cluster and so one WAL; a logical slot holds every byte written
+since the position its consumer (CDC) last confirmed, the warehouse's writes included. A stopped
+or stuck CDC therefore grows ``pg_wal`` until the disk is full. The status shows what each slot
+holds and warns above ``TILLFLOW_WAL_WARN_GB`` (default 4), before the disk is at risk, with
+what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+GB = 1024**3
+
+
+@dataclass(frozen=True)
+class SlotWal:
+    name: str
+    active: bool
+    wal_status: str  # reserved | extended | unreserved | lost (pg_replication_slots)
+    retained_bytes: int
+
+
+def warn_bytes() -> int:
+    return int(float(os.environ.get("TILLFLOW_WAL_WARN_GB", "4")) * GB)
+
+
+def read_slots(dsn: str) -> tuple[list[SlotWal], int]:
+    """Each replication slot and the WAL it holds, and the size of ``pg_wal`` (administrator)."""
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=3) as conn:
+        rows = conn.execute(
+            "select slot_name, active, coalesce(wal_status, 'unknown'),"
+            " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn), 0)::bigint"
+            " from pg_replication_slots order by slot_name"
+        ).fetchall()
+        wal = conn.execute("select coalesce(sum(size), 0)::bigint from pg_ls_waldir()").fetchone()
+    return [SlotWal(*row) for row in rows], int(wal[0] if wal else 0)
+
+
+def judge(slots: list[SlotWal], pg_wal_bytes: int, limit: int) -> list[str]:
+    """The status lines: a line per slot, then a warning for each slot past ``limit`` or lost."""
+    lines = [
+        f"pg_wal {pg_wal_bytes / GB:.2f} GB (warning above {limit / GB:.1f} GB held by a slot)"
+    ]
+    for slot in slots:
+        state = "active" if slot.active else "INACTIVE"
+        lines.append(
+            f"  slot {slot.name:<20} {state:<9} holds {slot.retained_bytes / GB:7.2f} GB"
+            f"  wal_status {slot.wal_status}"
+        )
+    for slot in slots:
+        if slot.wal_status == "lost":
+            lines.append(
+                f"WARNING: slot {slot.name} was invalidated (its WAL is gone): CDC cannot resume "
+                "from it; drop the slot and CDC's offsets, then restart CDC to snapshot again"
+            )
+        elif slot.retained_bytes > limit:
+            cause = "its consumer is not running" if not slot.active else "its consumer lags"
+            lines.append(
+                f"WARNING: slot {slot.name} holds {slot.retained_bytes / GB:.1f} GB of WAL "
+                f"({cause}): start or restart CDC (`tillflow up`), or drop the slot if CDC is "
+                "retired, before the disk fills"
+            )
+    return lines
