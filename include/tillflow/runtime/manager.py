@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from tillflow.adapters.warehouse import ensure_databases
 from tillflow.config import Settings
+from tillflow.jobs.housekeeping.logs import rotate_folder
 from tillflow.runtime import process
 from tillflow.runtime.registry import all_services
 from tillflow.runtime.services import Service, ServiceStatus
@@ -49,6 +50,8 @@ def _phases(services: list[Service]) -> list[list[Service]]:
 
 def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = print) -> list[str]:
     """Start what is not running; return the names of the services this call started."""
+    for rotation in rotate_folder(settings.log_dir):  # the housekeeping DAG does it hourly too
+        echo(f"  log {rotation.path.name} rotated ({rotation.copied_bytes:,} bytes kept in .1)")
     started: list[str] = []
     for phase in _phases(_selected(settings, names)):
         t0 = time.monotonic()
