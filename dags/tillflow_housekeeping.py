@@ -10,7 +10,7 @@ Keeps a stack that runs for days within its disk: hourly, and safe to run at any
 3. `clean_airflow_metadata` — `airflow db clean` of the metadata older than `metadata_days`
    (runs, task instances, XComs, asset events, logs), without archive tables.
 
-- **Schedule:** hourly (one run at a time).
+- **Schedule:** hourly (one run at a time); unpaused when first parsed.
 - **Inputs:** the state folder (`TILLFLOW_HOME`: its `logs/`), Airflow's log folder; params below.
 - **Outputs:** XComs: the logs rotated (bytes kept and bytes lost in the copy's moment), the task
   logs pruned (files, bytes), the tail of `airflow db clean`'s report.
@@ -32,6 +32,8 @@ DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(minu
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    # On from the start: a stack left running needs it without anyone unpausing it.
+    is_paused_upon_creation=False,
     default_args=DEFAULT_ARGS,
     tags=["tillflow", "operations"],
     doc_md=__doc__,
