@@ -52,7 +52,8 @@ def isolated_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def _pids(state: Path) -> list[int]:
-    pids = [int(p.read_text()) for p in (state / "run").glob("*.pid")]
+    # A pid file holds the pid, then the process's start time (runtime.process.write_pid_file).
+    pids = [int(p.read_text().split()[0]) for p in (state / "run").glob("*.pid")]
     pm = state / "postgres" / "data" / "postmaster.pid"
     if pm.exists():
         pids.append(int(pm.read_text().splitlines()[0]))
