@@ -47,15 +47,10 @@ DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(minu
 def tillflow_housekeeping() -> None:
     @task
     def rotate_stack_logs(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        from tillflow.config import Settings
-        from tillflow.jobs.housekeeping.logs import rotate_folder
+        from tillflow.jobs.housekeeping.logs import rotate_stack_logs
 
         assert params is not None
-        done = rotate_folder(
-            Settings.from_env().log_dir,
-            int(params["max_log_mb"]) * 1024**2,
-            int(params["keep_logs"]),
-        )
+        done = rotate_stack_logs(int(params["max_log_mb"]) * 1024**2, int(params["keep_logs"]))
         return [{"log": r.path.name, "kept": r.copied_bytes, "lost": r.lost_bytes} for r in done]
 
     @task

@@ -64,6 +64,16 @@ def rotate_folder(
     return done
 
 
+def rotate_stack_logs(
+    max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP
+) -> list[Rotation]:
+    """Rotate the logs of the stack's processes (``logs/`` of the state folder, TILLFLOW_HOME);
+    nothing under ``astro dev start``, where the containers' logs are Docker's."""
+    from tillflow.config import Settings
+
+    return rotate_folder(Settings.from_env().log_dir, max_bytes, keep)
+
+
 def prune_older_than(folder: Path, days: float, now: float | None = None) -> tuple[int, int]:
     """Delete the files under ``folder`` not modified for ``days`` (Airflow's task logs), then
     the folders left empty; return (files, bytes) deleted."""
