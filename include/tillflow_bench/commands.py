@@ -254,7 +254,7 @@ def register(tree: CommandTree) -> None:
 
     p = bench.add_parser(
         "idle",
-        help="CPU of each service while the stack does nothing (target: 5 % of the machine)",
+        help="CPU of each service while the stack does nothing (target: 5 %% of the machine)",
         description=idle.__doc__,
     )
     p.add_argument("--seconds", type=float, default=60.0, help="window (default %(default)s)")
