@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tillflow.config import Settings
+from tillflow.runtime import process
 from tillflow.runtime.registry import all_services
 
 TARGET_SHARE = 0.05
@@ -23,18 +24,11 @@ TARGET_SHARE = 0.05
 
 def group_ticks(pgid: int) -> int:
     """utime + stime (clock ticks) of every live process in process group ``pgid``."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # fields after the command: state ppid pgrp session ... utime(11) stime(12)
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total
+    return sum(
+        int(f[process.STAT_UTIME]) + int(f[process.STAT_STIME])
+        for f in process.proc_stats()
+        if int(f[process.STAT_PGRP]) == pgid
+    )
 
 
 def machine_ticks() -> tuple[int, int]:

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 
@@ -30,21 +30,39 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     # A zombie still answers kill(0); treat it as gone.
+    fields = proc_stat(pid)
+    return fields is not None and fields[STAT_STATE] != "Z"
+
+
+#: Indexes into ``proc_stat``'s fields (/proc/<pid>/stat after the command name, so field N of
+#: proc(5) is index N - 3).
+STAT_STATE, STAT_PGRP, STAT_UTIME, STAT_STIME, STAT_STARTTIME = 0, 2, 11, 12, 19
+
+
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces), or None
+    when the process is gone."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def proc_stats() -> Iterator[list[str]]:
+    """``proc_stat`` of every process of the machine."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = proc_stat(entry.name)
+            if fields is not None:
+                yield fields
 
 
 def start_ticks(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, the
-    identity of a process, since pids are reused."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    """When ``pid`` started (clock ticks since boot): with the pid, the identity of a process,
+    since pids are reused."""
+    fields = proc_stat(pid)
+    return int(fields[STAT_STARTTIME]) if fields is not None else None
 
 
 def write_pid_file(pid_file: Path, pid: int) -> None:
@@ -123,17 +141,7 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 def _group_alive(pgid: int) -> bool:
     """True while any live (non-zombie) process of the group remains."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # fields: state ppid pgrp ...
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return any(f[STAT_STATE] != "Z" and int(f[STAT_PGRP]) == pgid for f in proc_stats())
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, log_file: Path | None) -> None:
