@@ -327,6 +327,11 @@ class Settings:
     redis: RedisSettings
     airflow: AirflowSettings
     spark: SparkSettings
+    #: Where the dbt docs site is written (``TILLFLOW_DBT_DOCS_DIR``; under ``astro dev start`` a
+    #: volume the task's and the api-server's containers share).
+    dbt_docs_dir: Path
+    #: `tillflow status` warns when a replication slot holds more WAL (``TILLFLOW_WAL_WARN_GB``).
+    wal_warn_gb: float
     topics: Topics = field(default_factory=Topics)
 
     @property
@@ -381,4 +386,6 @@ class Settings:
             redis=redis,
             airflow=airflow,
             spark=SparkSettings.from_env(),
+            dbt_docs_dir=Path(_env("TILLFLOW_DBT_DOCS_DIR", str(home / "dbt_docs"))),
+            wal_warn_gb=float(_env("TILLFLOW_WAL_WARN_GB", "4")),
         )

@@ -70,7 +70,7 @@ def _print_wal(settings: Settings) -> None:
     except psycopg.Error as exc:
         print(f"  not available: {str(exc).splitlines()[0]}")
         return
-    for line in wal.judge(slots, size, wal.warn_bytes()):
+    for line in wal.judge(slots, size, int(settings.wal_warn_gb * wal.GB)):
         print(line)
 
 

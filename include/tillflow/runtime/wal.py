@@ -9,7 +9,6 @@ what to do.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 GB = 1024**3
@@ -21,10 +20,6 @@ class SlotWal:
     active: bool
     wal_status: str  # reserved | extended | unreserved | lost (pg_replication_slots)
     retained_bytes: int
-
-
-def warn_bytes() -> int:
-    return int(float(os.environ.get("TILLFLOW_WAL_WARN_GB", "4")) * GB)
 
 
 def read_slots(dsn: str) -> tuple[list[SlotWal], int]:

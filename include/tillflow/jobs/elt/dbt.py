@@ -28,14 +28,8 @@ LOCAL_TARGET_DIR = DBT_PROJECT_DIR / "target" / "local"
 
 
 def docs_dir(settings: config.Settings | None = None) -> Path:
-    """Where the dbt docs site is generated for the Cosmos docs plugin: ``TILLFLOW_DBT_DOCS_DIR``
-    (under ``astro dev start`` a volume the task's and the api-server's containers share), else
-    ``dbt_docs`` in the state folder."""
-    configured = os.environ.get("TILLFLOW_DBT_DOCS_DIR")
-    if configured:
-        return Path(configured)
-    settings = settings or config.Settings.from_env()
-    return settings.home / "dbt_docs"
+    """Where the dbt docs site is generated for the Cosmos docs plugin (``Settings.dbt_docs_dir``)."""
+    return (settings or config.Settings.from_env()).dbt_docs_dir
 
 
 def dbt_executable() -> str:
