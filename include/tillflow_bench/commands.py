@@ -17,7 +17,7 @@ from tillflow import config
 from tillflow.config import Settings
 from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.entrypoints.commands import CommandTree
-from tillflow_bench import dags
+from tillflow_bench import astro_parity, dags, idle
 
 #: The group this module adds to `tillflow` (the CLI loads the module only when it is named).
 GROUPS = {"bench": "benchmarks and drills measured on this machine (`tillflow bench --help`)"}
@@ -131,8 +131,6 @@ def _bench_dags(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_idle(args: argparse.Namespace, settings: Settings) -> int:
-    from tillflow_bench import idle
-
     return idle.run(settings, seconds=args.seconds)
 
 
@@ -249,8 +247,6 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--folder", type=Path, default=config.PROJECT_ROOT / "dags")
     p.add_argument("--repeats", type=int, default=5, help="parses per file (default 5)")
     p.set_defaults(func=_bench_dags)
-
-    from tillflow_bench import astro_parity, idle
 
     p = bench.add_parser(
         "idle",

@@ -45,9 +45,8 @@ def locked_airflow(root: Path) -> str | None:
     return found.group(1) if found else None
 
 
-def check_dockerfile(root: Path) -> list[Problem]:
+def check_dockerfile(root: Path, docker: p.Dockerfile) -> list[Problem]:
     problems = []
-    docker = p.parse_dockerfile((root / "Dockerfile").read_text())
     if not docker.base_image.startswith("astrocrpublic.azurecr.io/runtime:"):
         problems.append(
             Problem("Dockerfile", f"FROM {docker.base_image}: not an Astro Runtime image")
@@ -94,7 +93,7 @@ def check_requirements(root: Path) -> list[Problem]:
     return problems
 
 
-def check_compose(root: Path) -> list[Problem]:
+def check_compose(root: Path, docker: p.Dockerfile) -> list[Problem]:
     problems = []
     name = "docker-compose.override.yml"
     services = p.load_compose(root / name)
@@ -105,7 +104,6 @@ def check_compose(root: Path) -> list[Problem]:
                 problems.append(
                     Problem(name, f"connection {conn_id} names host {host}: no such service")
                 )
-    docker = p.parse_dockerfile((root / "Dockerfile").read_text())
     for key, value in docker.env.items():
         if key.endswith("_HOST") and key.startswith("TILLFLOW_") and value not in known:
             problems.append(Problem(name, f"Dockerfile {key}={value}: no such service"))
@@ -163,9 +161,10 @@ def check_astro_config(root: Path) -> list[Problem]:
 
 
 def check_project(root: Path) -> list[Problem]:
+    docker = p.parse_dockerfile((root / "Dockerfile").read_text())
     return [
         *check_astro_config(root),
-        *check_dockerfile(root),
+        *check_dockerfile(root, docker),
         *check_requirements(root),
-        *check_compose(root),
+        *check_compose(root, docker),
     ]

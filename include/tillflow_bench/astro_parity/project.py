@@ -225,12 +225,17 @@ def published_ports(service: Mapping[str, Any]) -> list[str]:
     return [str(p) for p in service.get("ports") or []]
 
 
+def load_connections(settings_yaml: Path) -> list[dict[str, Any]]:
+    """The connections of airflow_settings.yaml, as the Astro CLI reads them."""
+    data = yaml.safe_load(settings_yaml.read_text()) or {}
+    return list((data.get("airflow") or {}).get("connections") or [])
+
+
 def connection_hosts(settings_yaml: Path) -> dict[str, list[str]]:
     """Per connection id of airflow_settings.yaml, the hosts it names (its host, and the hosts of
     ``bootstrap.servers``); Spark's ``local[...]`` master is not a host."""
-    data = yaml.safe_load(settings_yaml.read_text()) or {}
     hosts: dict[str, list[str]] = {}
-    for conn in (data.get("airflow") or {}).get("connections") or []:
+    for conn in load_connections(settings_yaml):
         found = []
         host = str(conn.get("conn_host") or "")
         if host and not host.startswith("local"):

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tillflow_bench.astro_parity import project as p
 from tillflow_bench.astro_parity.checks import locked_airflow
 
@@ -151,9 +149,8 @@ def connections_env(
     settings_yaml: Path, addresses: Mapping[tuple[str, str], str]
 ) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` for the connections of airflow_settings.yaml, hosts made local."""
-    data = yaml.safe_load(settings_yaml.read_text()) or {}
     env = {}
-    for conn in (data.get("airflow") or {}).get("connections") or []:
+    for conn in p.load_connections(settings_yaml):
         host = str(conn.get("conn_host") or "")
         port = str(conn.get("conn_port") or "")
         extra = dict(conn.get("conn_extra") or {})
