@@ -82,8 +82,11 @@ def prune_older_than(folder: Path, days: float, now: float | None = None) -> tup
     cutoff = (now if now is not None else time.time()) - days * 86400
     files = freed = 0
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            freed += path.stat().st_size
+        if not path.is_file():
+            continue
+        stat = path.stat()
+        if stat.st_mtime < cutoff:
+            freed += stat.st_size
             path.unlink()
             files += 1
     for path in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
