@@ -6,8 +6,10 @@ by the scheduler like any scheduled run; and a dbt test that fails inside the Co
 It writes to the stack's warehouse: the fixture reference data (CDC snapshot rows of stores and
 items no generator uses, on `fixture.*` topics, so the late scan is priced and its store known,
 as the unknown-member share tests require) and one scan, the day before yesterday; it runs
-yesterday (the latest interval, so unpausing the DAG schedules nothing else). At the end it
-deletes every `fixture.*` row and rebuilds that day."""
+yesterday (the latest interval, so unpausing the DAG schedules nothing else). The failing run is
+of the day three days back: a new run, not yesterday's cleared (a cleared run takes Cosmos's
+node-by-node fallback, about 10 minutes more). At the end it deletes every `fixture.*` row and
+rebuilds those days."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ SCAN_ID = "1a7ee2e0" * 4
 UNKNOWN_ITEM = 9_000_999
 TODAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 LATE_DAY, NEXT_DAY = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
+FAIL_DAY = TODAY - timedelta(days=3)
 
 MART_QUANTITY = (
     "select coalesce(sum(total_quantity), 0) from marts.daily_sales_summary"
@@ -52,7 +55,7 @@ def warehouse(stack: Settings) -> Iterator[dict[str, str]]:
     fixtures.load(admin, fixtures.RawRows(cdc_changes=fixtures.build_rows().cdc_changes))
     yield dsns
     fixtures.clear(admin)
-    dbt.build_interval(dsns["dbt"], LATE_DAY, TODAY)
+    dbt.build_interval(dsns["dbt"], FAIL_DAY, TODAY)
 
 
 def _scalar(dsn: str, query: str, *params: object) -> object:
@@ -62,8 +65,10 @@ def _scalar(dsn: str, query: str, *params: object) -> object:
     return row[0]
 
 
-def _run_next_day(stack: Settings, read: Callable[[AirflowClient, str], T]) -> tuple[str, T]:
-    """Run (or clear and rerun) the daily ELT of NEXT_DAY through the scheduler; its final state
+def _run_day(
+    stack: Settings, day: datetime, read: Callable[[AirflowClient, str], T]
+) -> tuple[str, T]:
+    """Run (or clear and rerun) the daily ELT of ``day`` through the scheduler; its final state
     and what ``read`` took from the finished run."""
     af = stack.airflow
     client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
@@ -73,8 +78,8 @@ def _run_next_day(stack: Settings, read: Callable[[AirflowClient, str], T]) -> t
         try:
             run_id = client.run_interval(
                 DAG_ID,
-                NEXT_DAY.isoformat(),
-                TODAY.isoformat(),
+                day.isoformat(),
+                (day + timedelta(days=1)).isoformat(),
                 conf={"skip_ingestion_wait": True, "min_scans": 0},
             )
             client.unpause(DAG_ID)
@@ -98,8 +103,9 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
            datetime.now(UTC))  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=[row]))
     # When the scheduler runs the next day's daily ELT
-    state, (rebuilt, events) = _run_next_day(
+    state, (rebuilt, events) = _run_day(
         stack,
+        NEXT_DAY,
         lambda client, run_id: (
             client.xcom(DAG_ID, run_id, "rebuild_late_days"),
             client.asset_events(DAG_ID, run_id),
@@ -119,24 +125,25 @@ def test_a_late_scan_reaches_its_days_marts_on_the_next_daily_run(
 
 
 def test_a_failing_dbt_test_fails_the_daily_run(stack: Settings, warehouse: dict[str, str]) -> None:
-    # Given the run's day holding scans of an item no reference data describes, more than the
+    # Given a day holding scans of an item no reference data describes, more than the
     # unknown-item share allows (0.1 %) whatever the day already holds (a demo lands 400,000)
     day_scans = _scalar(
         warehouse["admin"],
         "select count(*) from raw.pos_scans where scanned_at >= %s and scanned_at < %s",
-        NEXT_DAY,
-        TODAY,
+        FAIL_DAY,
+        FAIL_DAY + timedelta(days=1),
     )
     rows = [
-        (f"0dd17e40{i:024x}", TEST_STORE, 1, UNKNOWN_ITEM, 1, NEXT_DAY + timedelta(hours=12), 1,
+        (f"0dd17e40{i:024x}", TEST_STORE, 1, UNKNOWN_ITEM, 1, FAIL_DAY + timedelta(hours=12), 1,
          "fixture.e2e.unknown", 0, i, datetime.now(UTC))
         for i in range(int(day_scans) // 500 + 1)  # type: ignore[call-overload]
     ]  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=rows))
-    # When the scheduler runs that day's daily ELT (the run id is the earlier test's: cleared)
+    # When the scheduler runs that day's daily ELT (a new run on a fresh stack; on a stack that ran it before, that run cleared)
     since = datetime.now(UTC)
-    state, (states, events) = _run_next_day(
+    state, (states, events) = _run_day(
         stack,
+        FAIL_DAY,
         lambda client, run_id: (
             client.task_states(DAG_ID, run_id),
             client.asset_events(DAG_ID, run_id),
