@@ -79,6 +79,18 @@ def reader_config(profile: profiles.Profile) -> dict[str, Any]:
             id="low-latency consumer (suggestion services)",
         ),
         pytest.param(
+            kafka.consumer_config(CONNECTION, "g-cache", profiles.CACHE_FEED_CONSUMER),
+            {
+                "bootstrap.servers": BOOTSTRAP,
+                "group.id": "g-cache",
+                "auto.offset.reset": "earliest",
+                **BROKER,
+                "fetch.wait.max.ms": 100,
+                "fetch.error.backoff.ms": 50,
+            },
+            id="cache feed consumer (the suggestion service's CDC reader)",
+        ),
+        pytest.param(
             reader_config(profiles.RANGE_READER),
             {"bootstrap.servers": BOOTSTRAP, "group.id": "tillflow-plain-ingest", **RANGE},
             id="range reader (plain ingestion)",

@@ -5,8 +5,10 @@ start the cache updater (a thread consuming the CDC topics of item_master, custo
 payment_methods), then consume ``oltp.public.order_events``.
 
 Kafka: both consumers use ``assign()`` (no group join to wait for; docs/environment.md) at the offsets
-committed under their group id (earliest when none), with ``fetch.wait.max.ms = 2`` -- measured
-here: 1.6 ms p50 / 4.1 ms p99 broker-to-consumer vs 6.8 ms p99 with the default 10 ms. The order
+committed under their group id (earliest when none). The order consumer fetches with
+``fetch.wait.max.ms = 2`` -- measured here: 1.6 ms p50 / 4.1 ms p99 broker-to-consumer vs 6.8 ms
+p99 with the default 10 ms; the cache feed, idle nearly always, with 100 ms (its cost to the
+broker while idle is about an eighth; ``kafka_profiles.CACHE_FEED_CONSUMER``). The order
 loop takes one message with ``poll`` and drains what is already fetched with ``consume(n, 0)``,
 so a lone order is processed at once and a burst in batches (up to ``--batch-size``). The loop
 decides a batch (parse, Redis) while a writer thread stores and publishes the previous one
@@ -165,7 +167,7 @@ class CacheUpdater(threading.Thread):
             self.cfg.redis_host, self.cfg.redis_port, self.cfg.oltp_dsn, self.cfg.prefix
         )
         consumer = kafka.consumer(
-            self.cfg.kafka, f"{self.cfg.group_id}-cache", profiles.LOW_LATENCY_CONSUMER
+            self.cfg.kafka, f"{self.cfg.group_id}-cache", profiles.CACHE_FEED_CONSUMER
         )
         wanted = list(self.topic_table)
         assigned: list[str] = []
