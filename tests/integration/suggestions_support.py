@@ -280,8 +280,9 @@ def read_topic(topic: str, idle: float = 1.5, timeout: float = 30.0) -> list[dic
 class ServiceProcess:
     """``python -m tillflow.jobs.suggestions.consumer`` on the tests' topics, prefix and group."""
 
-    def __init__(self, topics: TestTopics, tmp: Path) -> None:
+    def __init__(self, topics: TestTopics, tmp: Path, park_after: float | None = None) -> None:
         self.topics = topics
+        self.park_after = park_after
         self.prefix = f"tillflow:test:{topics.base}"
         self.group = f"{topics.base}.group"
         self.heartbeat = tmp / "heartbeat.json"
@@ -301,6 +302,7 @@ class ServiceProcess:
             "--prefix", self.prefix,
             "--heartbeat", str(self.heartbeat),
             "--no-migrate",
+            *(["--park-after", str(self.park_after)] if self.park_after is not None else []),
         ]  # fmt: skip
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

@@ -237,6 +237,45 @@ def test_a_customer_promoted_to_diamond_gets_a_suggestion_on_the_next_qualifying
     )
 
 
+def test_a_parked_service_wakes_on_a_cdc_change_and_an_order_and_loses_neither(
+    catalogue: sup.Catalogue, topics: sup.TestTopics, tmp_path: Path
+) -> None:
+    service = sup.ServiceProcess(topics, tmp_path, park_after=1.0)
+    service.start()
+    try:
+        # Given orders processed, then a quiet spell: both consumers park on the long wait
+        orders = sup.random_orders(catalogue, 40, random.Random(12))
+        sup.produce_orders(topics.orders, orders[:20], rate=200)
+        wait_processed(catalogue, orders[:20], service=service)
+        sup.wait_for(
+            lambda: (_heartbeat(service).get("orders_fetch"),
+                     _heartbeat(service).get("cache_feed_fetch")) == ("parked", "parked"),
+            15, "both consumers parked",
+        )  # fmt: skip
+        # When a customer (one with no order here) becomes diamond while the cache feed is parked
+        with psycopg.connect(sup.admin_dsn()) as conn, conn.transaction():
+            (customer,) = sup.allocate(conn, "customers", "customer_id", 1)
+        row = {"customer_id": customer, "name": "x", "email": "x@example.com", "tier": "gold"}
+        event = cdc_envelope("customers", "u", row, {**row, "tier": "diamond"})
+        sup.produce_json(topics.cdc("customers"), json.dumps({"customer_id": customer}), event)
+        # Then the cache sees it
+        s = Settings.from_env()
+        client = redis.Redis(s.redis.host, s.redis.port)
+        sup.wait_for(
+            lambda: client.sismember(f"{service.prefix}:diamond", customer), 10, "the CDC update"
+        )
+        # When more orders arrive while the order consumer is parked
+        sup.produce_orders(topics.orders, orders[20:], rate=200)
+        wait_processed(catalogue, orders[20:], service=service)
+        # Then every order is decided once, and the consumer woke (and may park again later)
+        check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
+        sup.wait_for(lambda: _heartbeat(service).get("orders") == len(orders), 5, "the counters")
+        assert _heartbeat(service)["orders_parks"] >= 1
+    finally:
+        service.stop()
+        service.drop_cache()
+
+
 def _heartbeat(service: sup.ServiceProcess) -> dict[str, Any]:
     try:
         body: dict[str, Any] = json.loads(service.heartbeat.read_text())

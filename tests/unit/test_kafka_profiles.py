@@ -91,6 +91,18 @@ def reader_config(profile: profiles.Profile) -> dict[str, Any]:
             id="cache feed consumer (the suggestion service's CDC reader)",
         ),
         pytest.param(
+            kafka.consumer_config(CONNECTION, "g", profiles.PARKED_CONSUMER),
+            {
+                "bootstrap.servers": BOOTSTRAP,
+                "group.id": "g",
+                "auto.offset.reset": "earliest",
+                **BROKER,
+                "fetch.wait.max.ms": 500,
+                "fetch.error.backoff.ms": 50,
+            },
+            id="parked consumer (either suggestion consumer while idle)",
+        ),
+        pytest.param(
             reader_config(profiles.RANGE_READER),
             {"bootstrap.servers": BOOTSTRAP, "group.id": "tillflow-plain-ingest", **RANGE},
             id="range reader (plain ingestion)",

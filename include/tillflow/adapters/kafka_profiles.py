@@ -64,6 +64,15 @@ CACHE_FEED_CONSUMER: Final[Profile] = {
     "fetch.error.backoff.ms": 50,
 }
 
+#: A consumer parked while idle (the suggestion service's consumers after some seconds without
+#: a record; ``jobs.suggestions.parking``): a 500 ms wait costs this broker 0.4 % of a core
+#: against 13.4 % at 2 ms, and the first record after a quiet spell waits at most that long.
+PARKED_CONSUMER: Final[Profile] = {
+    **GROUP_CONSUMER,
+    "fetch.wait.max.ms": 500,
+    "fetch.error.backoff.ms": 50,
+}
+
 #: A reader of offset ranges it assigns itself (the plain-Python ingestion engine): no group (the
 #: commit log in the warehouse is the record, so nothing is committed or stored in Kafka), no
 #: partition-EOF events, a short fetch wait and the deep prefetch queue.

@@ -133,9 +133,12 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "AIRFLOW__API__SECRET_KEY": secret,
             "AIRFLOW__API_AUTH__JWT_SECRET": secret,
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+            # An unchanged DAG file is parsed again every 10 minutes: parsing the eleven files
+            # every 30 s cost the idle stack 2.6 % of the machine. An edited file is still parsed
+            # within seconds (the default `modified_time` sort queues a file newer than its
+            # last parse), and a new file within the 30 s folder refresh.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
-            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             # Airflow itself must not pick up a virtualenv python other than ours.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),

@@ -8,7 +8,9 @@ Kafka: both consumers use ``assign()`` (no group join to wait for; docs/environm
 committed under their group id (earliest when none). The order consumer fetches with
 ``fetch.wait.max.ms = 2`` -- measured here: 1.6 ms p50 / 4.1 ms p99 broker-to-consumer vs 6.8 ms
 p99 with the default 10 ms; the cache feed, idle nearly always, with 100 ms (its cost to the
-broker while idle is about an eighth; ``kafka_profiles.CACHE_FEED_CONSUMER``). The order
+broker while idle is about an eighth; ``kafka_profiles.CACHE_FEED_CONSUMER``). Both park after
+``--park-after`` seconds without a record (``parking.py``): a 500 ms wait that costs the broker
+almost nothing, left on the first record that arrives. The order
 loop takes one message with ``poll`` and drains what is already fetched with ``consume(n, 0)``,
 so a lone order is processed at once and a burst in batches (up to ``--batch-size``). The loop
 decides a batch (parse, Redis) while a writer thread stores and publishes the previous one
@@ -48,6 +50,7 @@ from tillflow.config import KafkaConnection, Settings
 from tillflow.domain.suggestions.events import BadEvent, Change, parse_change
 from tillflow.jobs.suggestions.cache import CDC_TABLES, DEFAULT_PREFIX, SuggestionCache
 from tillflow.jobs.suggestions.engine import BatchResult, SuggestionEngine
+from tillflow.jobs.suggestions.parking import ParkingConsumer
 from tillflow.jobs.suggestions.pipeline import Batch, BatchWriter, rewind_points
 from tillflow.jobs.suggestions.store import SuggestionStore
 
@@ -74,6 +77,8 @@ class ServiceConfig:
     heartbeat_file: Path | None = None
     latency_log: Path | None = None
     migrate: bool = True
+    #: Seconds without a record before a consumer parks on the long fetch wait (0: never).
+    park_after: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceConfig:
@@ -113,7 +118,18 @@ def read_heartbeat(path: Path) -> dict[str, Any] | None:
     return body
 
 
-def _partitions(consumer: Consumer, topics: Sequence[str]) -> list[TopicPartition]:
+def parking_consumer(cfg: ServiceConfig, group: str, awake: profiles.Profile) -> ParkingConsumer:
+    """Two clients of ``group``: ``awake`` under traffic, ``PARKED_CONSUMER`` while idle."""
+    return ParkingConsumer(
+        kafka.consumer(cfg.kafka, group, awake),
+        kafka.consumer(cfg.kafka, group, profiles.PARKED_CONSUMER),
+        cfg.park_after,
+    )
+
+
+def _partitions(
+    consumer: Consumer | ParkingConsumer, topics: Sequence[str]
+) -> list[TopicPartition]:
     from confluent_kafka import TopicPartition
 
     meta = consumer.list_topics(timeout=10)
@@ -126,7 +142,7 @@ def _partitions(consumer: Consumer, topics: Sequence[str]) -> list[TopicPartitio
     return parts
 
 
-def assign_committed(consumer: Consumer, topics: Sequence[str]) -> list[str]:
+def assign_committed(consumer: Consumer | ParkingConsumer, topics: Sequence[str]) -> list[str]:
     """Assign every partition of the existing ``topics`` at the group's committed offsets
     (earliest where none); return the topics assigned."""
     from confluent_kafka import OFFSET_BEGINNING
@@ -154,6 +170,7 @@ class CacheUpdater(threading.Thread):
         self.bad = 0
         self.error: BaseException | None = None
         self.topic_table = {topic: table for table, topic in cfg.cdc_topics.items()}
+        self.consumer: ParkingConsumer | None = None
 
     def run(self) -> None:
         try:
@@ -166,9 +183,10 @@ class CacheUpdater(threading.Thread):
         cache = SuggestionCache.connect(
             self.cfg.redis_host, self.cfg.redis_port, self.cfg.oltp_dsn, self.cfg.prefix
         )
-        consumer = kafka.consumer(
-            self.cfg.kafka, f"{self.cfg.group_id}-cache", profiles.CACHE_FEED_CONSUMER
+        consumer = parking_consumer(
+            self.cfg, f"{self.cfg.group_id}-cache", profiles.CACHE_FEED_CONSUMER
         )
+        self.consumer = consumer
         wanted = list(self.topic_table)
         assigned: list[str] = []
         checked = 0.0
@@ -182,6 +200,7 @@ class CacheUpdater(threading.Thread):
                         log.info("cache updater: waiting for CDC topics %s", missing)
                 first = consumer.poll(0.2)
                 if first is None:
+                    consumer.maybe_park(idle_allowed=True)
                     continue
                 messages = [first, *consumer.consume(5000, 0)]
                 changes: list[tuple[str, Change]] = []
@@ -228,10 +247,15 @@ class SuggestionService:
         self._latency: IO[str] | None = None
         self.engine = SuggestionEngine(self.cache, self.store, self.producer, cfg.suggestions_topic)
         self.updater = CacheUpdater(cfg, self.stop_event)
+        self.orders: ParkingConsumer | None = None
 
     def counters(self) -> dict[str, Any]:
+        feed = self.updater.consumer
         return {**self.engine.counters.as_dict(), "cdc_applied": self.updater.applied,
-                "cache_misses": self.cache.misses}  # fmt: skip
+                "cache_misses": self.cache.misses,
+                "orders_fetch": self.orders.state if self.orders else "starting",
+                "orders_parks": self.orders.parks if self.orders else 0,
+                "cache_feed_fetch": feed.state if feed else "starting"}  # fmt: skip
 
     def _wait(self, what: str, check: Any, pause: float = 2.0) -> bool:
         """Retry ``check()`` until it is true (heartbeat meanwhile); False when stopped."""
@@ -289,7 +313,8 @@ class SuggestionService:
     def run(self) -> int:
         if not self.start():
             return 0
-        consumer = kafka.consumer(self.cfg.kafka, self.cfg.group_id, profiles.LOW_LATENCY_CONSUMER)
+        consumer = parking_consumer(self.cfg, self.cfg.group_id, profiles.LOW_LATENCY_CONSUMER)
+        self.orders = consumer
         topic = self.cfg.orders_topic
         if not self._wait(f"topic {topic}", lambda: assign_committed(consumer, [topic])):
             consumer.close()
@@ -318,6 +343,7 @@ class SuggestionService:
                     continue
                 first = consumer.poll(0.1)
                 if first is None:
+                    consumer.maybe_park(idle_allowed=not in_flight)
                     continue
                 consumed_at = time.time()
                 messages = [first, *consumer.consume(self.cfg.batch_size - 1, 0)]
@@ -359,7 +385,10 @@ class SuggestionService:
 
     @staticmethod
     def _commit_done(
-        consumer: Consumer, writer: BatchWriter, in_flight: deque[Batch], asynchronous: bool = True
+        consumer: ParkingConsumer,
+        writer: BatchWriter,
+        in_flight: deque[Batch],
+        asynchronous: bool = True,
     ) -> None:
         """Commit the offsets of the batches the writer finished (they finish in order)."""
         while True:
@@ -376,7 +405,7 @@ class SuggestionService:
 
     def _rewind(
         self,
-        consumer: Consumer,
+        consumer: ParkingConsumer,
         writer: BatchWriter,
         in_flight: deque[Batch],
         current: Batch | None = None,
@@ -419,6 +448,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="append 'order_id acked_at consumed_at decided_at stored_at' per suggestion",
     )
+    p.add_argument(
+        "--park-after",
+        type=float,
+        default=ServiceConfig.park_after,
+        help="seconds without a record before a consumer parks on a 500 ms fetch wait, which "
+        "costs the broker almost nothing; 0: never (default: %(default)s)",
+    )
     p.add_argument("--no-migrate", action="store_true")
     return p.parse_args(argv)
 
@@ -443,6 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         heartbeat_file=args.heartbeat,
         latency_log=args.latency_log,
         migrate=not args.no_migrate,
+        park_after=args.park_after,
     )
     service = SuggestionService(cfg)
 
