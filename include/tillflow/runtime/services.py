@@ -372,6 +372,10 @@ class Redis(Service):
                 "no",
                 "--daemonize",
                 "no",
+                # Background tasks (expiry, client timeouts) once a second, not ten times: the
+                # caches carry no TTLs (the load lock's expiry is also checked on access).
+                "--hz",
+                "1",
             ],
             pid_file=self.pid_file,
             log_file=self.log_file,

@@ -198,7 +198,8 @@ class CacheUpdater(threading.Thread):
                     missing = sorted(set(wanted) - set(assigned))
                     if missing:
                         log.info("cache updater: waiting for CDC topics %s", missing)
-                first = consumer.poll(0.2)
+                # A record returns at once either way; parked, the loop just wakes less often.
+                first = consumer.poll(0.5 if consumer.parked else 0.2)
                 if first is None:
                     consumer.maybe_park(idle_allowed=True)
                     continue
@@ -341,7 +342,7 @@ class SuggestionService:
                 if writer.failed is not None:
                     self._rewind(consumer, writer, in_flight)
                     continue
-                first = consumer.poll(0.1)
+                first = consumer.poll(0.5 if consumer.parked else 0.1)
                 if first is None:
                     consumer.maybe_park(idle_allowed=not in_flight)
                     continue

@@ -138,6 +138,11 @@ class SuggestionEngine:
         self.mark_published()
         return result
 
+    @property
+    def has_unmarked(self) -> bool:
+        """Acknowledged suggestions not yet recorded as published."""
+        return bool(self._unmarked)
+
     def mark_published(self, force: bool = False) -> None:
         """Record the acknowledged suggestions as published, at most every ``MARK_EVERY_S``
         unless ``force``: one UPDATE for many orders, off the per-order path. A mark lost to a

@@ -101,7 +101,8 @@ class BatchWriter(threading.Thread):
     def run(self) -> None:
         while True:
             try:
-                batch = self.inbox.get(timeout=0.1)
+                # A batch is taken at once either way; with nothing to mark, wake once a second.
+                batch = self.inbox.get(timeout=0.1 if self.engine.has_unmarked else 1.0)
             except queue.Empty:
                 self._mark_published()  # idle: record the acknowledged suggestions
                 continue
