@@ -68,6 +68,9 @@ class BenchResult:
     #: stage -> (p50 ms, p99 ms) in the latency phase
     stages: dict[str, tuple[float, float]] = field(default_factory=dict)
 
+    def meets_targets(self) -> bool:
+        return self.p99_ms <= TARGET_P99_MS and self.throughput >= TARGET_THROUGHPUT
+
     def lines(self) -> list[str]:
         ok_lat = "ok" if self.p99_ms <= TARGET_P99_MS else "MISSED"
         ok_tp = "ok" if self.throughput >= TARGET_THROUGHPUT else "MISSED"
