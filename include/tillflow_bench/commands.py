@@ -222,8 +222,8 @@ def register(tree: CommandTree) -> None:
         "--trigger-seconds",
         type=float,
         nargs="+",
-        default=[1.0, 0.5],
-        help="one freshness run per trigger interval (default: 1.0, the job's default, and 0.5)",
+        default=[0.5, 1.0],
+        help="one freshness run per trigger interval (default: 0.5, the job's default, and 1.0)",
     )
     p.add_argument("--sink-mode", choices=("merge", "direct"), default="direct")
     p.add_argument("--max-offsets-per-trigger", type=int, default=200_000)

@@ -35,14 +35,15 @@ from tillflow.adapters.warehouse import admin_dsn, warehouse_dsn
 from tillflow.adapters.warehouse import ensure_schema as ensure_schema  # the drills' callers use it
 from tillflow.config import KafkaConnection, Settings
 from tillflow.domain.events import samples as events
+from tillflow.jobs.ingest.jobargs import DEFAULT_TRIGGER_SECONDS
 from tillflow.jobs.ingest.launcher import JOB_SCRIPT, job_env
 
 #: ``tillflow bench ingest`` measures in a scratch warehouse made anew each run and dropped at the
 #: end: every run starts from the same empty tables and indexes, and the real warehouse never
 #: carries the bench's rows (the benches had left 351 MB of empty primary key in raw.pos_scans).
 BENCH_DB = "tillflow_bench_warehouse"
-#: Freshness targets at the job's default trigger (1.0 s): event produced -> visible in raw.
-DEFAULT_TRIGGER_S = 1.0
+#: Freshness targets at the job's default trigger: event produced -> visible in raw.
+DEFAULT_TRIGGER_S = DEFAULT_TRIGGER_SECONDS
 FRESHNESS_P95_S = 1.0
 FRESHNESS_P99_S = 1.5
 
@@ -565,7 +566,7 @@ def run(
     pg_rows: int = 1_000_000,
     latency_seconds: float = 30.0,
     latency_rate: int = 2000,
-    triggers: Sequence[float] = (1.0, 0.5),
+    triggers: Sequence[float] = (DEFAULT_TRIGGER_SECONDS, 1.0),
     sink_mode: str = "direct",
     max_offsets_per_trigger: int = 200_000,
     out: Any = print,

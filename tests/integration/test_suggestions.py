@@ -271,9 +271,32 @@ def test_a_parked_service_wakes_on_a_cdc_change_and_an_order_and_loses_neither(
         check_invariants(catalogue, orders, sup.read_topic(topics.suggestions))
         sup.wait_for(lambda: _heartbeat(service).get("orders") == len(orders), 5, "the counters")
         assert _heartbeat(service)["orders_parks"] >= 1
+        # And what was read while parked and after is committed, so a restart repeats nothing
+        sup.wait_for(
+            lambda: _committed(service.group, topics.orders) == len(orders), 10, "order commits"
+        )
+        sup.wait_for(
+            lambda: _committed(f"{service.group}-cache", topics.cdc("customers")) == 1,
+            10, "the cache feed's commit",
+        )  # fmt: skip
     finally:
         service.stop()
         service.drop_cache()
+
+
+def _committed(group: str, topic: str) -> int:
+    """The sum over ``topic``'s partitions of ``group``'s committed offsets (0 where none)."""
+    from confluent_kafka import TopicPartition
+
+    from tillflow.adapters import kafka
+
+    consumer = kafka.consumer(Settings.from_env().kafka.connection, group)
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        got = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
+        return sum(max(tp.offset, 0) for tp in got)
+    finally:
+        consumer.close()
 
 
 def _heartbeat(service: sup.ServiceProcess) -> dict[str, Any]:
