@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,6 +318,17 @@ class AirflowSettings:
         return f"http://{self.host}:{self.port}"
 
 
+def wal_keep_size(value: str) -> str:
+    """A ``max_slot_wal_keep_size`` value: a whole number of MB, GB or TB, or -1 (unbounded)."""
+    text = value.strip()
+    if text == "-1" or re.fullmatch(r"[1-9][0-9]*(MB|GB|TB)", text):
+        return text
+    raise ValueError(
+        f"TILLFLOW_PG_MAX_SLOT_WAL_KEEP must be a size such as 16GB or 512MB (or -1 for no "
+        f"bound), got {value!r}"
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings of one tillflow installation."""
@@ -332,6 +344,10 @@ class Settings:
     dbt_docs_dir: Path
     #: `tillflow status` warns when a replication slot holds more WAL (``TILLFLOW_WAL_WARN_GB``).
     wal_warn_gb: float
+    #: The most WAL a replication slot may hold (PostgreSQL's ``max_slot_wal_keep_size``, from
+    #: ``TILLFLOW_PG_MAX_SLOT_WAL_KEEP``, default 16GB; -1 unbounded): past it the server
+    #: invalidates the slot instead of filling the disk, and CDC snapshots again.
+    max_slot_wal_keep: str = "16GB"
     topics: Topics = field(default_factory=Topics)
 
     @property
@@ -388,4 +404,5 @@ class Settings:
             spark=SparkSettings.from_env(),
             dbt_docs_dir=Path(_env("TILLFLOW_DBT_DOCS_DIR", str(home / "dbt_docs"))),
             wal_warn_gb=float(_env("TILLFLOW_WAL_WARN_GB", "4")),
+            max_slot_wal_keep=wal_keep_size(_env("TILLFLOW_PG_MAX_SLOT_WAL_KEEP", "16GB")),
         )

@@ -66,11 +66,13 @@ def _print_wal(settings: Settings) -> None:
 
     print("\nWAL held for replication (pg_replication_slots)")
     try:
-        slots, size = wal.read_slots(settings.postgres.dsn("postgres"))
+        dsn = settings.postgres.dsn("postgres")
+        slots, size = wal.read_slots(dsn)
+        keep = wal.server_bound(dsn)
     except psycopg.Error as exc:
         print(f"  not available: {str(exc).splitlines()[0]}")
         return
-    for line in wal.judge(slots, size, int(settings.wal_warn_gb * wal.GB)):
+    for line in wal.judge(slots, size, int(settings.wal_warn_gb * wal.GB), keep):
         print(line)
 
 

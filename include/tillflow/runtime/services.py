@@ -262,6 +262,10 @@ class Postgres(Service):
                 "-c max_connections=200",
                 "-c shared_buffers=512MB",
                 "-c max_wal_size=4GB",
+                # A slot whose consumer stops or lags may hold this much WAL, no more: past it
+                # the server invalidates the slot (CDC then snapshots again) instead of filling
+                # the disk with WAL for a consumer that may never come back.
+                f"-c max_slot_wal_keep_size={self.settings.max_slot_wal_keep}",
                 # Commit times of OLTP transactions: `tillflow elt reconcile` dates a price
                 # change by the same instant CDC does (the commit), not its transaction's start.
                 "-c track_commit_timestamp=on",

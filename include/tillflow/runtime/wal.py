@@ -4,7 +4,8 @@ OLTP and warehouse share one cluster and so one WAL; a logical slot holds every 
 since the position its consumer (CDC) last confirmed, the warehouse's writes included. A stopped
 or stuck CDC therefore grows ``pg_wal`` until the disk is full. The status shows what each slot
 holds and warns above ``TILLFLOW_WAL_WARN_GB`` (default 4), before the disk is at risk, with
-what to do.
+what to do. The server bounds what a slot may hold (``TILLFLOW_PG_MAX_SLOT_WAL_KEEP``, default
+16GB): past it the slot is invalidated and CDC snapshots again (``jobs.cdc.slot``).
 """
 
 from __future__ import annotations
@@ -36,10 +37,30 @@ def read_slots(dsn: str) -> tuple[list[SlotWal], int]:
     return [SlotWal(*row) for row in rows], int(wal[0] if wal else 0)
 
 
-def judge(slots: list[SlotWal], pg_wal_bytes: int, limit: int) -> list[str]:
-    """The status lines: a line per slot, then a warning for each slot past ``limit`` or lost."""
+def server_bound(dsn: str) -> str:
+    """The running server's ``max_slot_wal_keep_size`` ("-1": no bound), which may differ from
+    the setting until PostgreSQL is restarted."""
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=3) as conn:
+        row = conn.execute("show max_slot_wal_keep_size").fetchone()
+    return str(row[0]) if row else "-1"
+
+
+def judge(
+    slots: list[SlotWal], pg_wal_bytes: int, limit: int, keep: str | None = None
+) -> list[str]:
+    """The status lines: a line per slot, then a warning for each slot past ``limit`` or lost.
+    ``keep``: the server's ``max_slot_wal_keep_size`` (the bound past which a slot is lost)."""
+    if keep is None:
+        bound = ""
+    elif keep == "-1":
+        bound = "; no bound on what a slot holds: set TILLFLOW_PG_MAX_SLOT_WAL_KEEP and restart"
+    else:
+        bound = f"; a slot is invalidated past {keep}"
     lines = [
-        f"pg_wal {pg_wal_bytes / GB:.2f} GB (warning above {limit / GB:.1f} GB held by a slot)"
+        f"pg_wal {pg_wal_bytes / GB:.2f} GB (warning above {limit / GB:.1f} GB held by a slot"
+        f"{bound})"
     ]
     for slot in slots:
         state = "active" if slot.active else "INACTIVE"
@@ -50,8 +71,10 @@ def judge(slots: list[SlotWal], pg_wal_bytes: int, limit: int) -> list[str]:
     for slot in slots:
         if slot.wal_status == "lost":
             lines.append(
-                f"WARNING: slot {slot.name} was invalidated (its WAL is gone): CDC cannot resume "
-                "from it; drop the slot and CDC's offsets, then restart CDC to snapshot again"
+                f"WARNING: slot {slot.name} was invalidated (it held more WAL than "
+                "max_slot_wal_keep_size): CDC drops it and snapshots the captured tables again "
+                "when it starts; restart it (`tillflow down cdc && tillflow up cdc`) if it is "
+                "running"
             )
         elif slot.retained_bytes > limit:
             cause = "its consumer is not running" if not slot.active else "its consumer lags"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tillflow.config import DB_OLTP, KafkaConnection, Settings
 from tillflow.jobs.cdc.settings import CAPTURED_TABLES, CdcSettings
+from tillflow.jobs.cdc.slot import recover_lost_slot
 
 if TYPE_CHECKING:
     from confluent_kafka import KafkaError, Message, Producer
@@ -106,6 +107,7 @@ class Status:
         self.records = 0
         self.batches = 0
         self.last_lag_ms: float | None = None
+        self.slot_recoveries = 0  # slots found invalidated, dropped and snapshotted again
 
     def write(self, state: str) -> None:
         body = {
@@ -114,6 +116,7 @@ class Status:
             "records": self.records,
             "batches": self.batches,
             "last_lag_ms": self.last_lag_ms,
+            "slot_recoveries": self.slot_recoveries,
             "updated_at": time.time(),
         }
         tmp = self.path.with_suffix(".tmp")
@@ -273,7 +276,15 @@ def run(settings: Settings, cdc: CdcSettings, stop: threading.Event) -> None:
     producer = forwarder_producer(settings)
     handler = _make_handler_class()(producer, status)
     backoff = 1.0
+    dsn = settings.postgres.dsn(DB_OLTP, settings.postgres.api)
     while not stop.is_set():
+        # Before every (re)start: a slot the server invalidated cannot be streamed from.
+        try:
+            if recover_lost_slot(dsn, cdc.slot, cdc.offsets_file):
+                status.slot_recoveries += 1
+                status.write("recovering slot")
+        except Exception as exc:  # the database may be down: the engine's retries handle that
+            log.warning("could not check slot %s: %s", cdc.slot, exc)
         engine = DebeziumJsonEngine(
             properties=debezium_properties(settings, cdc),
             handler=handler,
