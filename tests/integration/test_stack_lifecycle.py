@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.isolated import free_port, run_tillflow
 from tillflow.runtime.process import pid_alive, port_in_use
 
 pytestmark = pytest.mark.integration
@@ -20,35 +19,18 @@ pytestmark = pytest.mark.integration
 CORE = ["postgres", "kafka", "redis"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tillflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tillflow.entrypoints.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 @pytest.fixture
 def isolated_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = dict(os.environ)
     env.update(
         TILLFLOW_HOME=str(tmp_path / "state"),
-        TILLFLOW_PG_PORT=str(_free_port()),
-        TILLFLOW_KAFKA_PORT=str(_free_port()),
-        TILLFLOW_REDIS_PORT=str(_free_port()),
-        TILLFLOW_AIRFLOW_PORT=str(_free_port()),
+        TILLFLOW_PG_PORT=str(free_port()),
+        TILLFLOW_KAFKA_PORT=str(free_port()),
+        TILLFLOW_REDIS_PORT=str(free_port()),
+        TILLFLOW_AIRFLOW_PORT=str(free_port()),
     )
     yield env
-    _tillflow(env, "down")
+    run_tillflow(env, "down")
 
 
 def _pids(state: Path) -> list[int]:
@@ -63,28 +45,28 @@ def _pids(state: Path) -> list[int]:
 def test_up_twice_changes_nothing_and_down_leaves_nothing(isolated_env: dict[str, str]) -> None:
     state = Path(isolated_env["TILLFLOW_HOME"])
     # Given a stack brought up once
-    first = _tillflow(isolated_env, "up", *CORE)
+    first = run_tillflow(isolated_env, "up", *CORE)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count(" started ") == 3
     pids = _pids(state)
     assert len(pids) == 3 and all(pid_alive(p) for p in pids)
 
     # When `up` runs again, then nothing is started and the processes are the same
-    second = _tillflow(isolated_env, "up", *CORE)
+    second = run_tillflow(isolated_env, "up", *CORE)
     assert second.returncode == 0, second.stderr
     assert " started " not in second.stdout and second.stdout.count("(unchanged)") == 3
     assert _pids(state) == pids
 
-    status = _tillflow(isolated_env, "status", *CORE)
+    status = run_tillflow(isolated_env, "status", *CORE)
     assert status.stdout.count(" running ") == 3
 
     # When `down` runs, then no process of the stack is left and every port is free again
-    down = _tillflow(isolated_env, "down")
+    down = run_tillflow(isolated_env, "down")
     assert down.returncode == 0
     assert not any(pid_alive(p) for p in pids)
     for var in ("TILLFLOW_PG_PORT", "TILLFLOW_KAFKA_PORT", "TILLFLOW_REDIS_PORT"):
         assert not port_in_use("127.0.0.1", int(isolated_env[var])), var
-    after = _tillflow(isolated_env, "status", *CORE)
+    after = run_tillflow(isolated_env, "status", *CORE)
     assert after.stdout.count(" stopped ") == 3 and " running " not in after.stdout
 
 
@@ -100,7 +82,7 @@ def test_a_taken_port_fails_with_one_line_naming_the_setting(
         squatter.bind(("127.0.0.1", int(isolated_env[port_var])))
         squatter.listen()
         # When the stack is brought up
-        result = _tillflow(isolated_env, "up", service)
+        result = run_tillflow(isolated_env, "up", service)
     # Then it fails with exactly one line that names the port and the setting
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -111,7 +93,7 @@ def test_a_taken_port_fails_with_one_line_naming_the_setting(
 def test_an_external_service_is_not_started(isolated_env: dict[str, str]) -> None:
     # Given Redis marked external but pointing at nothing
     env = {**isolated_env, "TILLFLOW_REDIS_EXTERNAL": "1"}
-    result = _tillflow(env, "up", "redis")
+    result = run_tillflow(env, "up", "redis")
     # Then `up` starts nothing and says the external server is unreachable, naming the setting
     assert result.returncode == 2
     assert "TILLFLOW_REDIS_EXTERNAL" in result.stderr

@@ -219,14 +219,8 @@ def test_a_customer_promoted_to_diamond_gets_a_suggestion_on_the_next_qualifying
         assert before is not None
         conn.execute("update customers set tier = 'diamond' where customer_id = %s", (customer,))
     row = dict(zip(("customer_id", "name", "email", "tier"), before, strict=True))
-    event = cdc_envelope("customers", "u", row, {**row, "tier": "diamond"})
-    sup.produce_json(topics.cdc("customers"), json.dumps({"customer_id": customer}), event)
-    # Then the cache sees it within seconds
-    s = Settings.from_env()
-    client = redis.Redis(s.redis.host, s.redis.port)
-    sup.wait_for(
-        lambda: client.sismember(f"{service.prefix}:diamond", customer), 10, "the CDC update"
-    )
+    # Then the cache sees its CDC event within seconds
+    _promote_through_cdc(topics, service, row)
     # And the next qualifying order gets a suggestion
     second = new_order()
     sup.produce_orders(topics.orders, [second])
@@ -256,14 +250,8 @@ def test_a_parked_service_wakes_on_a_cdc_change_and_an_order_and_loses_neither(
         with psycopg.connect(sup.admin_dsn()) as conn, conn.transaction():
             (customer,) = sup.allocate(conn, "customers", "customer_id", 1)
         row = {"customer_id": customer, "name": "x", "email": "x@example.com", "tier": "gold"}
-        event = cdc_envelope("customers", "u", row, {**row, "tier": "diamond"})
-        sup.produce_json(topics.cdc("customers"), json.dumps({"customer_id": customer}), event)
-        # Then the cache sees it
-        s = Settings.from_env()
-        client = redis.Redis(s.redis.host, s.redis.port)
-        sup.wait_for(
-            lambda: client.sismember(f"{service.prefix}:diamond", customer), 10, "the CDC update"
-        )
+        # Then the cache sees its CDC event
+        _promote_through_cdc(topics, service, row)
         # When more orders arrive while the order consumer is parked
         sup.produce_orders(topics.orders, orders[20:], rate=200)
         wait_processed(catalogue, orders[20:], service=service)
@@ -282,6 +270,20 @@ def test_a_parked_service_wakes_on_a_cdc_change_and_an_order_and_loses_neither(
     finally:
         service.stop()
         service.drop_cache()
+
+
+def _promote_through_cdc(
+    topics: sup.TestTopics, service: sup.ServiceProcess, row: dict[str, Any]
+) -> None:
+    """Produce the CDC event of ``row``'s customer becoming diamond; wait until the cache has it."""
+    customer = row["customer_id"]
+    event = cdc_envelope("customers", "u", row, {**row, "tier": "diamond"})
+    sup.produce_json(topics.cdc("customers"), json.dumps({"customer_id": customer}), event)
+    s = Settings.from_env()
+    client = redis.Redis(s.redis.host, s.redis.port)
+    sup.wait_for(
+        lambda: client.sismember(f"{service.prefix}:diamond", customer), 10, "the CDC update"
+    )
 
 
 def _committed(group: str, topic: str) -> int:

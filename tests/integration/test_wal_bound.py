@@ -6,15 +6,13 @@ offsets aside so the engine snapshots again."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.integration.isolated import free_port, run_tillflow
 from tillflow.config import Settings
 from tillflow.jobs.cdc.slot import recover_lost_slot, slot_state
 from tillflow.runtime import wal
@@ -24,35 +22,22 @@ pytestmark = pytest.mark.integration
 SLOT = "tillflow_probe"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tillflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tillflow.entrypoints.cli", *args],
-        env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-
-
 @pytest.fixture
 def bounded_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     env = {
         "TILLFLOW_HOME": str(tmp_path / "state"),
-        "TILLFLOW_PG_PORT": str(_free_port()),
+        "TILLFLOW_PG_PORT": str(free_port()),
         "TILLFLOW_PG_MAX_SLOT_WAL_KEEP": "64MB",
     }
     full = {**os.environ, **env}
-    started = _tillflow(full, "up", "postgres")
+    started = run_tillflow(full, "up", "postgres")
     assert started.returncode == 0, started.stderr
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     try:
         yield Settings.from_env()
     finally:
-        _tillflow(full, "down", "postgres")
+        run_tillflow(full, "down", "postgres")
 
 
 def test_a_slot_past_the_bound_is_invalidated_shown_and_recovered(
