@@ -297,3 +297,52 @@ def test_a_killed_and_restarted_cdc_misses_no_change(cdc: CdcProcess, refs: Refs
         f"{len(changes)} change events ({len(changes) - len(expected_items) - len(expected_orders)}"
         " duplicates after the kill)"
     )
+
+
+@pytest.fixture
+def stack_cdc_paused() -> Iterator[None]:
+    """The stack's own CDC stopped for the test (its heartbeats are OLTP changes every slot
+    sees), started again after it."""
+    env = dict(os.environ)
+    cli = [sys.executable, "-m", "tillflow.entrypoints.cli"]
+    subprocess.run([*cli, "down", "cdc"], env=env, capture_output=True, timeout=120, check=False)
+    try:
+        yield
+    finally:
+        subprocess.run([*cli, "up", "cdc"], env=env, capture_output=True, timeout=180, check=False)
+
+
+def test_the_slot_moves_past_the_warehouse_wal_while_oltp_is_quiet(
+    cdc: CdcProcess, stack_cdc_paused: None
+) -> None:
+    """One cluster, one WAL: without the heartbeat row, the slot held every byte the warehouse
+    wrote for as long as OLTP stayed quiet (measured: 281 MB still held 30 s later)."""
+    from tillflow.config import DB_WAREHOUSE
+
+    held = (
+        "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint"
+        " from pg_replication_slots where slot_name = %s"
+    )
+    table = f"public.wal_filler_{uuid.uuid4().hex[:8]}"
+    # Given about 200 MB written to the warehouse database, and nothing to OLTP
+    with psycopg.connect(settings().postgres.dsn(DB_WAREHOUSE), autocommit=True) as conn:
+        conn.execute(f"create table {table} (body text)")
+        try:
+            for _ in range(4):
+                conn.execute(
+                    f"insert into {table} select repeat('x', 500) from generate_series(1, 100000)"
+                )
+        finally:
+            conn.execute(f"drop table {table}")
+    with psycopg.connect(admin_dsn(), autocommit=True) as conn:
+        row = conn.execute(held, (cdc.slot,)).fetchone()
+        assert row is not None and row[0] > 150 * 2**20, row
+        # Then within a few heartbeats (10 s each) the slot no longer holds it
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            row = conn.execute(held, (cdc.slot,)).fetchone()
+            assert row is not None
+            if row[0] < 32 * 2**20:
+                break
+            time.sleep(2)
+        assert row[0] < 32 * 2**20, f"the slot still holds {row[0] / 2**20:.0f} MB"

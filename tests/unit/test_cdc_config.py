@@ -39,6 +39,9 @@ def test_properties_give_schemaless_json_string_decimals_and_durable_offsets(
     assert Path(props["offset.storage.file.filename"]) == settings.home / "cdc" / "offsets.dat"
     assert props["table.include.list"].split(",") == [f"public.{t}" for t in CAPTURED_TABLES]
     assert props["database.user"] == "tillflow_api"
+    # and every heartbeat writes the (published, not captured) heartbeat row in OLTP
+    assert "public.cdc_heartbeat" in props["heartbeat.action.query"]
+    assert "cdc_heartbeat" not in props["table.include.list"]
 
 
 def test_topics_follow_the_documented_naming_scheme(settings: Settings) -> None:

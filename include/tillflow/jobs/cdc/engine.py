@@ -28,7 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tillflow.config import DB_OLTP, KafkaConnection, Settings
-from tillflow.jobs.cdc.settings import CAPTURED_TABLES, CdcSettings
+from tillflow.jobs.cdc.settings import (
+    CAPTURED_TABLES,
+    HEARTBEAT_QUERY,
+    HEARTBEAT_TABLE,
+    CdcSettings,
+)
 from tillflow.jobs.cdc.slot import recover_lost_slot
 
 if TYPE_CHECKING:
@@ -87,8 +92,10 @@ def debezium_properties(settings: Settings, cdc: CdcSettings) -> dict[str, str]:
         "poll.interval.ms": str(cdc.poll_ms),
         "max.batch.size": "4096",
         "max.queue.size": "32768",
-        # Heartbeats commit the LSN even when no captured table changes (bounded WAL retention).
+        # Every 10 s a heartbeat writes the heartbeat row in OLTP, so the slot's position moves
+        # on while OLTP is quiet and the warehouse (same cluster, same WAL) writes.
         "heartbeat.interval.ms": "10000",
+        "heartbeat.action.query": HEARTBEAT_QUERY,
         "slot.drop.on.stop": "false",
         "errors.max.retries": "-1",
     }
@@ -244,7 +251,7 @@ def prepare(settings: Settings, cdc: CdcSettings) -> None:
 
     dsn = settings.postgres.dsn(DB_OLTP, settings.postgres.api)
     migrate(dsn, DB_OLTP)
-    added = ensure_publication(dsn, cdc.publication, CAPTURED_TABLES)
+    added = ensure_publication(dsn, cdc.publication, (*CAPTURED_TABLES, HEARTBEAT_TABLE))
     if added:
         log.info("publication %s: added %s", cdc.publication, ", ".join(added))
     cdc.state_dir.mkdir(parents=True, exist_ok=True)

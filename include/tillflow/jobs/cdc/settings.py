@@ -31,6 +31,14 @@ CAPTURED_TABLES: tuple[str, ...] = (
 )
 
 
+#: Updated by Debezium every heartbeat (migration 007): published, never captured into a topic.
+HEARTBEAT_TABLE = "cdc_heartbeat"
+HEARTBEAT_QUERY = (
+    f"insert into public.{HEARTBEAT_TABLE} (id, beat_at) values (1, now())"
+    " on conflict (id) do update set beat_at = excluded.beat_at"
+)
+
+
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value == "" else value
