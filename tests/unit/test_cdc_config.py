@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,18 @@ def test_a_java_home_without_java_is_reported(
     problem = java_home_problem()
     assert problem is not None
     assert f"JAVA_HOME={tmp_path}" in problem
+
+
+def test_status_shows_a_lost_slot_recovery_and_nothing_otherwise(settings: Settings) -> None:
+    from tillflow.runtime.managed.cdc import Cdc
+
+    service = Cdc(settings)
+    status = service.cdc.status_file
+    status.parent.mkdir(parents=True, exist_ok=True)
+    assert service.address == "slot tillflow_cdc -> oltp.public.*"  # no status file yet
+    status.write_text(json.dumps({"state": "streaming", "slot_recoveries": 0}))
+    assert "lost" not in service.address
+    status.write_text(json.dumps({"state": "streaming", "slot_recoveries": 2}))
+    assert service.address.endswith("; slot lost and snapshotted again 2x since CDC started")
+    status.write_text("{not json")
+    assert "lost" not in service.address

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 from tillflow.config import DB_OLTP, Settings
 from tillflow.jobs.cdc.engine import java_home_problem
@@ -30,7 +32,11 @@ class Cdc(Service):
 
     @property
     def address(self) -> str:
-        return f"slot {self.cdc.slot} -> {self.cdc.topic_prefix}.public.*"
+        base = f"slot {self.cdc.slot} -> {self.cdc.topic_prefix}.public.*"
+        recovered = slot_recoveries(self.cdc.status_file)
+        if not recovered:
+            return base
+        return f"{base}; slot lost and snapshotted again {recovered}x since CDC started"
 
     def preflight(self) -> None:
         problem = java_home_problem()
@@ -62,6 +68,15 @@ class Cdc(Service):
             log_file=self.log_file,
             cwd=self.cdc.state_dir,
         )
+
+
+def slot_recoveries(status_file: Path) -> int:
+    """How often CDC found its slot invalidated and snapshotted again (its status file; 0 when
+    there is none or it cannot be read)."""
+    try:
+        return int(json.loads(status_file.read_text()).get("slot_recoveries") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
 
 
 def cdc(settings: Settings) -> Service:
