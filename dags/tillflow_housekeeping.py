@@ -23,6 +23,8 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from tillflow import config
+
 DEFAULT_ARGS = {"owner": "platform", "retries": 2, "retry_delay": timedelta(minutes=2)}
 
 
@@ -68,10 +70,17 @@ def tillflow_housekeeping() -> None:
 
     @task
     def clean_airflow_metadata(params: dict[str, Any] | None = None) -> str:
-        from tillflow.jobs.housekeeping.airflow_metadata import clean
+        from airflow.sdk import BaseHook
+
+        from tillflow.jobs.housekeeping.airflow_metadata import clean, database_url
 
         assert params is not None
-        return clean(int(params["metadata_days"]))
+        conn = BaseHook.get_connection(config.CONN_AIRFLOW_METADATA)
+        url = database_url(
+            conn.host or "", conn.port or 5432, conn.login or "", conn.password or "",
+            conn.schema or "",
+        )  # fmt: skip
+        return clean(int(params["metadata_days"]), url)
 
     rotate_stack_logs() >> prune_task_logs() >> clean_airflow_metadata()
 

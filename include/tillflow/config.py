@@ -30,6 +30,9 @@ CONN_KAFKA: Final = "kafka_default"
 CONN_KAFKA_SUGGESTIONS: Final = "kafka_suggestions"
 CONN_REDIS: Final = "redis_default"
 CONN_SPARK: Final = "spark_default"
+#: Airflow's own metadata database, for `airflow db clean` in the housekeeping DAG: a task
+#: process has its metadata connection blocked by Airflow 3's task supervisor.
+CONN_AIRFLOW_METADATA: Final = "airflow_metadata"
 
 # --- Databases and warehouse schemas --------------------------------------------------------
 DB_OLTP: Final = "oltp"

@@ -103,3 +103,20 @@ def test_the_metadata_clean_keeps_the_look_back_and_no_archive() -> None:
     assert cmd[1:4] == ["db", "clean", "--clean-before-timestamp"]
     assert cmd[4] == "2026-11-03T00:00:00+00:00"
     assert "--skip-archive" in cmd and "--yes" in cmd
+
+
+def test_the_metadata_url_is_quoted_for_sqlalchemy() -> None:
+    from tillflow.jobs.housekeeping.airflow_metadata import database_url
+
+    url = database_url("127.0.0.1", 55432, "tillflow_airflow", "p@ss:w/rd", "airflow")
+    assert url == "postgresql+psycopg2://tillflow_airflow:p%40ss%3Aw%2Frd@127.0.0.1:55432/airflow"
+
+
+def test_a_failing_clean_raises_with_what_airflow_said() -> None:
+    import pytest
+
+    from tillflow.jobs.housekeeping.airflow_metadata import clean
+
+    # a database no one listens on: the clean fails, and the error carries its output
+    with pytest.raises(RuntimeError, match="airflow db clean failed"):
+        clean(30, "postgresql+psycopg2://nobody:x@127.0.0.1:1/none")

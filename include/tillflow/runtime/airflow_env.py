@@ -51,6 +51,14 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
             "login": pg.admin_user,
             "password": pg.admin_password,
         },
+        config.CONN_AIRFLOW_METADATA: {
+            "conn_type": "postgres",
+            "host": pg.host,
+            "port": pg.port,
+            "schema": config.DB_AIRFLOW,
+            "login": pg.airflow.name,
+            "password": pg.airflow.password,
+        },
         config.CONN_ORDERS_API: {
             "conn_type": "http",
             "host": api.host,
