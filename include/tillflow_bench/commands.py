@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,32 +46,43 @@ def _runs_summary(what: str, verdicts: list[bool | None]) -> int:
     return 0 if met == len(verdicts) else 1
 
 
-def _bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from tillflow_bench import ingest as bench
-
+def _judged_runs(
+    args: argparse.Namespace, settings: Settings, what: str, run_once: Callable[[], bool | None]
+) -> int:
+    """``args.runs`` consecutive runs of ``run_once`` (its verdict) beside the stack as
+    ``stack_context.bench_stack`` leaves it, then one summary line."""
     verdicts: list[bool | None] = []
     with stack_context.bench_stack(settings, args.bare, args.baseline_seconds):
         for i in range(args.runs):
             if args.runs > 1:
                 print(f"--- run {i + 1} of {args.runs} (load {os.getloadavg()[0]:.2f})")
-            report = bench.run(
-                settings,
-                events_count=args.events,
-                pg_rows=args.pg_rows,
-                latency_seconds=args.latency_seconds,
-                latency_rate=args.rate,
-                triggers=args.trigger_seconds,
-                sink_mode=args.sink_mode,
-                max_offsets_per_trigger=args.max_offsets_per_trigger,
-            )
-            verdicts.append(bench.meets_freshness(report))
-            if args.json:
-                print(json.dumps(report, default=str))
-    return _runs_summary(
-        f"freshness at the {bench.DEFAULT_TRIGGER_S:g} s trigger (p95 <= "
-        f"{bench.FRESHNESS_P95_S:g} s, p99 <= {bench.FRESHNESS_P99_S:g} s)",
-        verdicts,
+            verdicts.append(run_once())
+    return _runs_summary(what, verdicts)
+
+
+def _bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import ingest as bench
+
+    def run_once() -> bool | None:
+        report = bench.run(
+            settings,
+            events_count=args.events,
+            pg_rows=args.pg_rows,
+            latency_seconds=args.latency_seconds,
+            latency_rate=args.rate,
+            triggers=args.trigger_seconds,
+            sink_mode=args.sink_mode,
+            max_offsets_per_trigger=args.max_offsets_per_trigger,
+        )
+        if args.json:
+            print(json.dumps(report, default=str))
+        return bench.meets_freshness(report)
+
+    what = (
+        f"freshness at the {bench.DEFAULT_TRIGGER_SECONDS:g} s trigger (p95 <= "
+        f"{bench.FRESHNESS_P95_S:g} s, p99 <= {bench.FRESHNESS_P99_S:g} s)"
     )
+    return _judged_runs(args, settings, what, run_once)
 
 
 def _bench_ingest_fault(args: argparse.Namespace, settings: Settings) -> int:
@@ -127,20 +139,17 @@ def _bench_elt(args: argparse.Namespace, settings: Settings) -> int:
 def _bench_suggestions(args: argparse.Namespace, settings: Settings) -> int:
     from tillflow_bench import suggestions as bench
 
-    verdicts: list[bool | None] = []
-    with stack_context.bench_stack(settings, args.bare, args.baseline_seconds):
-        for i in range(args.runs):
-            if args.runs > 1:
-                print(f"--- run {i + 1} of {args.runs} (load {os.getloadavg()[0]:.2f})")
-            result = bench.run(settings, rate=args.rate, seconds=args.seconds, backlog=args.backlog)
-            for line in result.lines():
-                print(line)
-            verdicts.append(result.meets_targets())
-    return _runs_summary(
+    def run_once() -> bool:
+        result = bench.run(settings, rate=args.rate, seconds=args.seconds, backlog=args.backlog)
+        for line in result.lines():
+            print(line)
+        return result.meets_targets()
+
+    what = (
         f"suggestions (p99 <= {bench.TARGET_P99_MS:g} ms at {args.rate:g}/s, >= "
-        f"{bench.TARGET_THROUGHPUT:,.0f} orders/s)",
-        verdicts,
+        f"{bench.TARGET_THROUGHPUT:,.0f} orders/s)"
     )
+    return _judged_runs(args, settings, what, run_once)
 
 
 def _bench_dags(args: argparse.Namespace, settings: Settings) -> int:

@@ -43,14 +43,13 @@ from tillflow.jobs.ingest.launcher import JOB_SCRIPT, job_env
 #: carries the bench's rows (the benches had left 351 MB of empty primary key in raw.pos_scans).
 BENCH_DB = "tillflow_bench_warehouse"
 #: Freshness targets at the job's default trigger: event produced -> visible in raw.
-DEFAULT_TRIGGER_S = DEFAULT_TRIGGER_SECONDS
 FRESHNESS_P95_S = 1.0
 FRESHNESS_P99_S = 1.5
 
 
 def meets_freshness(report: dict[str, Any]) -> bool | None:
     """Whether a report's freshness at the default trigger meets both targets (None: not run)."""
-    lat = report.get("latency", {}).get(DEFAULT_TRIGGER_S)
+    lat = report.get("latency", {}).get(DEFAULT_TRIGGER_SECONDS)
     if not lat or "p50" not in lat:
         return None
     return bool(lat["p95"] <= FRESHNESS_P95_S and lat["p99"] <= FRESHNESS_P99_S)

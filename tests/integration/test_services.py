@@ -121,7 +121,7 @@ def test_the_compose_healthcheck_judges_a_service_as_status_does(
 def test_the_cdc_slot_and_the_wal_it_holds_are_read(stack: Settings) -> None:
     from tillflow.runtime import wal
 
-    slots, pg_wal = wal.read_slots(stack.postgres.dsn("postgres"))
+    slots, pg_wal, _ = wal.read_slots(stack.postgres.dsn("postgres"))
     cdc = [s for s in slots if s.name == "tillflow_cdc"]
     assert cdc and cdc[0].active, slots
     assert cdc[0].retained_bytes >= 0 and pg_wal > 0

@@ -59,8 +59,8 @@ def test_a_slot_past_the_bound_is_invalidated_shown_and_recovered(
             conn.execute("checkpoint")
     # Then the server invalidated the slot rather than keep the WAL
     assert slot_state(dsn, SLOT) == "lost"
-    slots, size = wal.read_slots(dsn)
-    lines = wal.judge(slots, size, 4 * wal.GB, wal.server_bound(dsn))
+    slots, size, keep = wal.read_slots(dsn)
+    lines = wal.judge(slots, size, 4 * wal.GB, keep)
     assert "a slot is invalidated past 64MB" in lines[0]
     assert any(line.startswith(f"WARNING: slot {SLOT} was invalidated") for line in lines)
     # And CDC's recovery drops it and sets the offsets aside, once

@@ -66,9 +66,7 @@ def _print_wal(settings: Settings) -> None:
 
     print("\nWAL held for replication (pg_replication_slots)")
     try:
-        dsn = settings.postgres.dsn("postgres")
-        slots, size = wal.read_slots(dsn)
-        keep = wal.server_bound(dsn)
+        slots, size, keep = wal.read_slots(settings.postgres.dsn("postgres"))
     except psycopg.Error as exc:
         print(f"  not available: {str(exc).splitlines()[0]}")
         return

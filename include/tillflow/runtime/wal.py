@@ -23,8 +23,10 @@ class SlotWal:
     retained_bytes: int
 
 
-def read_slots(dsn: str) -> tuple[list[SlotWal], int]:
-    """Each replication slot and the WAL it holds, and the size of ``pg_wal`` (administrator)."""
+def read_slots(dsn: str) -> tuple[list[SlotWal], int, str]:
+    """Each replication slot and the WAL it holds, the size of ``pg_wal``, and the running
+    server's ``max_slot_wal_keep_size`` ("-1": no bound; it may differ from the setting until
+    PostgreSQL is restarted), over one connection (administrator)."""
     import psycopg
 
     with psycopg.connect(dsn, connect_timeout=3) as conn:
@@ -34,17 +36,12 @@ def read_slots(dsn: str) -> tuple[list[SlotWal], int]:
             " from pg_replication_slots order by slot_name"
         ).fetchall()
         wal = conn.execute("select coalesce(sum(size), 0)::bigint from pg_ls_waldir()").fetchone()
-    return [SlotWal(*row) for row in rows], int(wal[0] if wal else 0)
-
-
-def server_bound(dsn: str) -> str:
-    """The running server's ``max_slot_wal_keep_size`` ("-1": no bound), which may differ from
-    the setting until PostgreSQL is restarted."""
-    import psycopg
-
-    with psycopg.connect(dsn, connect_timeout=3) as conn:
-        row = conn.execute("show max_slot_wal_keep_size").fetchone()
-    return str(row[0]) if row else "-1"
+        bound = conn.execute("show max_slot_wal_keep_size").fetchone()
+    return (
+        [SlotWal(*row) for row in rows],
+        int(wal[0] if wal else 0),
+        str(bound[0] if bound else "-1"),
+    )
 
 
 def judge(

@@ -36,14 +36,14 @@ def recover_lost_slot(dsn: str, slot: str, offsets_file: Path) -> bool:
     """
     import psycopg
 
-    if slot_state(dsn, slot) != "lost":
-        return False
     with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(
+        dropped = conn.execute(
             "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
             " where slot_name = %s and wal_status = 'lost'",
             (slot,),
-        )
+        ).fetchall()
+    if not dropped:
+        return False
     aside = None
     if offsets_file.exists():
         aside = offsets_file.with_suffix(f".lost-slot.{int(time.time())}.bak")
