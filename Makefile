@@ -62,6 +62,7 @@ dbt-docs: install ## generate the dbt docs site shown in the Airflow UI (Browse 
 
 lock: ## re-resolve requirements.lock from requirements*.txt (needs uv)
 	@$(VENV)/uv pip compile requirements-local.in -p 3.11 -o requirements.lock --no-header -q
+	@$(VENV)/uv pip compile superset/requirements.in -p 3.11 -o superset/requirements.lock --no-header -q
 
 clean: down ## stop the stack and delete all local state (.tillflow/)
 	@rm -rf .tillflow

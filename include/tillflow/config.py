@@ -38,6 +38,8 @@ CONN_AIRFLOW_METADATA: Final = "airflow_metadata"
 DB_OLTP: Final = "oltp"
 DB_WAREHOUSE: Final = "warehouse"
 DB_AIRFLOW: Final = "airflow"
+#: Superset's own metadata (users, dashboards, charts).
+DB_SUPERSET: Final = "superset"
 SCHEMA_RAW: Final = "raw"
 SCHEMA_STAGING: Final = "staging"
 SCHEMA_SNAPSHOTS: Final = "snapshots"
@@ -270,6 +272,9 @@ class PostgresSettings:
     api: Role
     ingest: Role
     dbt: Role
+    #: SELECT only, for dashboards (Superset): the marts, serving views and ops tables of the
+    #: warehouse, the orders and suggestions of OLTP, the DAG runs of Airflow's metadata.
+    reader: Role
 
     def dsn(self, database: str, role: Role | None = None) -> str:
         """A libpq key/value DSN (TCP, never a socket path: Cosmos dataset URIs need a host)."""
@@ -306,6 +311,40 @@ class RedisSettings:
     host: str
     port: int
     external: bool
+
+
+@dataclass(frozen=True)
+class SupersetSettings:
+    """The dashboards' web server (Apache Superset, in its own virtual environment)."""
+
+    host: str
+    port: int
+    external: bool
+    admin_user: str
+    admin_password: str
+    #: Signs Superset's sessions and encrypts the stored connection passwords.
+    secret_key: str
+    #: Superset's own metadata database (users, dashboards, charts) on the stack's PostgreSQL.
+    metadata_role: Role
+    #: The virtual environment that holds Superset (`make install` creates it).
+    venv: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls) -> SupersetSettings:
+        return cls(
+            host=_env("TILLFLOW_SUPERSET_HOST", "127.0.0.1"),
+            port=_env_int("TILLFLOW_SUPERSET_PORT", 8088),
+            external=_env_flag("TILLFLOW_SUPERSET_EXTERNAL"),
+            admin_user=_env("TILLFLOW_SUPERSET_USER", "admin"),
+            admin_password=_env("TILLFLOW_SUPERSET_PASSWORD", "tillflow"),
+            secret_key=_env("TILLFLOW_SUPERSET_SECRET_KEY", "tillflow-local-superset-secret-key"),
+            metadata_role=Role("superset", _env("TILLFLOW_PG_SUPERSET_PASSWORD", "superset")),
+            venv=Path(_env("TILLFLOW_SUPERSET_VENV", str(PROJECT_ROOT / ".venv-superset"))),
+        )
 
 
 @dataclass(frozen=True)
@@ -352,6 +391,7 @@ class Settings:
     #: invalidates the slot instead of filling the disk, and CDC snapshots again.
     max_slot_wal_keep: str = "16GB"
     topics: Topics = field(default_factory=Topics)
+    superset: SupersetSettings = field(default_factory=SupersetSettings.from_env)
 
     @property
     def log_dir(self) -> Path:
@@ -374,6 +414,7 @@ class Settings:
             api=Role("tillflow_api", _env("TILLFLOW_PG_API_PASSWORD", "tillflow_api")),
             ingest=Role("tillflow_ingest", _env("TILLFLOW_PG_INGEST_PASSWORD", "tillflow_ingest")),
             dbt=Role("tillflow_dbt", _env("TILLFLOW_PG_DBT_PASSWORD", "tillflow_dbt")),
+            reader=Role("tillflow_reader", _env("TILLFLOW_PG_READER_PASSWORD", "tillflow_reader")),
         )
         kafka_host = _env("TILLFLOW_KAFKA_HOST", "127.0.0.1")
         kafka_port = _env_int("TILLFLOW_KAFKA_PORT", 59092)

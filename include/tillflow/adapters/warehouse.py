@@ -72,14 +72,79 @@ def ensure_databases(settings: Settings) -> None:
         _ensure_role(cur, pg.api, replication=True)
         _ensure_role(cur, pg.ingest)
         _ensure_role(cur, pg.dbt)
+        _ensure_role(cur, pg.reader)
+        _ensure_role(cur, settings.superset.metadata_role)
         # The ELT's arrival cutoff reads when other sessions' write transactions began
         # (pg_stat_activity hides that from other roles without this).
         cur.execute(sql.SQL("grant pg_read_all_stats to {}").format(sql.Identifier(pg.dbt.name)))
         _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
         _ensure_database(cur, config.DB_OLTP, pg.api)
+        _ensure_database(cur, config.DB_SUPERSET, settings.superset.metadata_role)
     # The warehouse's migrations are applied by whoever lands data first (the ingest DAG's
     # `migrate` task, `tillflow ingest`, the managed ingest service), not by `up`.
     prepare_warehouse(settings, migrate=False)
+
+
+#: What the dashboards read, per database: schemas whose every table (now and later) the reader
+#: may select, and single tables.
+READER_SCHEMAS: dict[str, tuple[str, ...]] = {
+    config.DB_WAREHOUSE: ("marts", "serving", "ops", "raw"),
+}
+READER_TABLES: dict[str, tuple[str, ...]] = {
+    config.DB_OLTP: ("public.orders", "public.order_suggestions"),
+    config.DB_AIRFLOW: ("public.dag_run",),
+}
+
+
+def grant_reader(settings: Settings) -> list[str]:
+    """Let the read-only role select what the dashboards show (idempotent); return what is not
+    there yet to grant on (a schema dbt has not built, a table a migration has not created)."""
+    import psycopg
+    from psycopg import sql
+
+    pg = settings.postgres
+    reader = sql.Identifier(pg.reader.name)
+    missing: list[str] = []
+    for database in (*READER_SCHEMAS, *READER_TABLES):
+        with psycopg.connect(pg.dsn(database), autocommit=True) as conn:
+            run = conn.execute
+            run(
+                sql.SQL("grant connect on database {} to {}").format(
+                    sql.Identifier(database), reader
+                )
+            )
+            if database in READER_SCHEMAS:
+                # dbt drops and recreates its tables and views and creates its schemas on first
+                # build: default privileges of the roles that create them cover what comes later.
+                for owner in (pg.dbt.name, pg.ingest.name, pg.admin_user):
+                    for what in ("select on tables", "usage on schemas"):
+                        run(
+                            sql.SQL("alter default privileges for role {} grant {} to {}").format(
+                                sql.Identifier(owner), sql.SQL(what), reader
+                            )
+                        )
+            targets: list[tuple[str, str | None]] = [
+                (schema, None) for schema in READER_SCHEMAS.get(database, ())
+            ]
+            targets += [(t.split(".")[0], t.split(".")[1]) for t in READER_TABLES.get(database, ())]
+            for schema, table in targets:
+                found = run(
+                    "select to_regclass(%s)" if table else "select to_regnamespace(%s)",
+                    (f"{schema}.{table}" if table else schema,),
+                ).fetchone()
+                if found is None or found[0] is None:
+                    missing.append(f"{database}.{schema}" + (f".{table}" if table else ""))
+                    continue
+                run(
+                    sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(schema), reader)
+                )
+                on = (
+                    sql.SQL("{}").format(sql.Identifier(schema, table))
+                    if table
+                    else sql.SQL("all tables in schema {}").format(sql.Identifier(schema))
+                )
+                run(sql.SQL("grant select on {} to {}").format(on, reader))
+    return missing
 
 
 def prepare_warehouse(

@@ -75,7 +75,11 @@ def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = prin
                 starting.append(service)
         for service in starting:
             process.wait_until(
-                service.healthy, service.health_timeout, service.name, service.log_file
+                service.healthy,
+                service.health_timeout,
+                service.name,
+                service.log_file,
+                alive=service.running,
             )
             started.append(service.name)
             echo(

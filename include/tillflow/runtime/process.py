@@ -144,11 +144,25 @@ def _group_alive(pgid: int) -> bool:
     return any(f[STAT_STATE] != "Z" and int(f[STAT_PGRP]) == pgid for f in proc_stats())
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, log_file: Path | None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    log_file: Path | None,
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Wait for ``check``; fail at once, with the log's last lines, if ``alive`` says the process
+    has exited (a service whose start failed would otherwise be waited for to the timeout)."""
     deadline = time.monotonic() + timeout
+    hint = f"; see {log_file}" if log_file else ""
     while time.monotonic() < deadline:
         if check():
             return
+        if alive is not None and not alive():
+            tail = ""
+            if log_file is not None and log_file.exists():
+                lines = log_file.read_text(errors="replace").splitlines()[-5:]
+                tail = "".join(f"\n    {line}" for line in lines)
+            raise StackError(f"{what} exited before it became healthy{hint}{tail}")
         time.sleep(0.25)
-    hint = f"; see {log_file}" if log_file else ""
     raise StackError(f"{what} did not become healthy within {timeout:.0f}s{hint}")

@@ -13,12 +13,14 @@ from tillflow.config import Settings
 from tillflow.runtime.managed.cdc import cdc
 from tillflow.runtime.managed.orders_api import orders_api
 from tillflow.runtime.managed.suggestions import SuggestionService
+from tillflow.runtime.managed.superset import superset
 from tillflow.runtime.services import AirflowComponent, Kafka, Postgres, Redis, Service
 
 APP_SERVICES: list[Callable[[Settings], Service]] = [
     orders_api,  # the orders API (127.0.0.1:8000)
     cdc,  # Debezium CDC of the OLTP database into Kafka
     SuggestionService,  # real-time product suggestions (heartbeat, no port)
+    superset,  # the dashboards (127.0.0.1:8088)
 ]
 
 
