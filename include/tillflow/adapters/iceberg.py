@@ -195,3 +195,29 @@ def data_file_paths(table: Table) -> list[str] | None:
     if any(task.delete_files for task in tasks):
         return None
     return [task.file.file_path for task in tasks]
+
+
+def settings_catalog(settings: Settings) -> SqlCatalog:
+    """The catalog of ``settings`` outside Airflow: its database is created first if missing
+    (as the administrator, owned by the warehouse builder's role)."""
+    pg = settings.postgres
+    ensure_catalog_database(pg.dsn("postgres"), settings.lakehouse.catalog_database, pg.dbt.name)
+    return open_catalog(catalog_dsn(settings), settings.lakehouse)
+
+
+def row_counts(catalog: SqlCatalog, identifiers: Iterable[str]) -> dict[str, int | None]:
+    """Rows of each table's current snapshot, from its summary (metadata only); None for a
+    table that does not exist."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    counts: dict[str, int | None] = {}
+    for identifier in identifiers:
+        try:
+            snapshot = catalog.load_table(identifier).current_snapshot()
+        except NoSuchTableError:
+            counts[identifier] = None
+            continue
+        summary = snapshot.summary if snapshot is not None else None
+        total = summary.additional_properties.get("total-records") if summary else None
+        counts[identifier] = int(total) if total is not None else 0
+    return counts
