@@ -130,7 +130,9 @@ def ensure_table(catalog: SqlCatalog, identifier: str, columns: Columns, day_col
     ]
     day_id = next(f.field_id for f in fields if f.name == day_column)
     spec = PartitionSpec(
-        PartitionField(source_id=day_id, field_id=1000, transform=IdentityTransform(), name=day_column)
+        PartitionField(
+            source_id=day_id, field_id=1000, transform=IdentityTransform(), name=day_column
+        )
     )
     return catalog.create_table_if_not_exists(identifier, Schema(*fields), partition_spec=spec)
 
@@ -163,12 +165,11 @@ def replace_partition(
     Each chunk is written as it comes, so memory holds one chunk at a time."""
     import itertools
 
-    from pyiceberg.expressions import EqualTo
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
     target = table.schema().as_arrow()
     with table.transaction() as tx:
-        tx.delete(EqualTo(day_column, day.isoformat()), snapshot_properties=properties)
+        tx.delete(f"{day_column} = '{day.isoformat()}'", snapshot_properties=properties)
         chunk_iter = iter(chunks)
         first = next(chunk_iter, None)
         if first is None:

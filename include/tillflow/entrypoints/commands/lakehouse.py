@@ -116,7 +116,9 @@ def register(tree: CommandTree) -> None:
     q.add_argument("--from", dest="start", help="first day, YYYY-MM-DD")
     q.add_argument("--to", dest="end", help="last day (included), YYYY-MM-DD")
     q.add_argument(
-        "--tables", nargs="+", help="only these tables (raw.pos_scans, marts.daily_sales_summary, ...)"
+        "--tables",
+        nargs="+",
+        help="only these tables (raw.pos_scans, marts.daily_sales_summary, ...)",
     )
     q.add_argument("--database", default=config.DB_WAREHOUSE, help="warehouse database")
     q.add_argument(

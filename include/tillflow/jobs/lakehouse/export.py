@@ -74,8 +74,7 @@ def source_fingerprint(conn: psycopg.Connection[Any], table: LakeTable, day: dat
     from psycopg import sql
 
     query = sql.SQL(
-        "select count(*), coalesce(sum(hashtextextended(q::text, 0)::numeric), 0)::text "
-        "from ({}) q"
+        "select count(*), coalesce(sum(hashtextextended(q::text, 0)::numeric), 0)::text from ({}) q"
     ).format(_day_query(table, day))
     rows, checksum = conn.execute(query).fetchone() or (0, "0")
     return fingerprint.Fingerprint(int(rows), str(checksum), table.version)

@@ -62,7 +62,9 @@ def view_sql(table: LakeTable, name: str, source: str) -> str:
     return f"create or replace view {_quote(schema)}.{_quote(relation)} as select *{extra} from {source}"
 
 
-def connect(catalog: SqlCatalog, tables: tuple[LakeTable, ...] = TABLES) -> duckdb.DuckDBPyConnection:
+def connect(
+    catalog: SqlCatalog, tables: tuple[LakeTable, ...] = TABLES
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view per lakehouse table (an empty one for a table not exported
     yet, with its columns)."""
     import duckdb
@@ -121,9 +123,7 @@ def format_table(result: Result, max_rows: int = 100) -> str:
     and a line with the row count."""
     shown = result.rows[:max_rows]
     cells = [[_cell(v) for v in row] for row in shown]
-    widths = [
-        max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)
-    ]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(result.columns)]
     numeric = [
         bool(shown) and all(isinstance(r[i], int | float | Decimal) or r[i] is None for r in shown)
         for i in range(len(result.columns))

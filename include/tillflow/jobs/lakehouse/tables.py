@@ -167,4 +167,3 @@ def by_name(names: list[str] | tuple[str, ...]) -> tuple[LakeTable, ...]:
             f"unknown lakehouse tables {unknown}; known: {[t.identifier for t in TABLES]}"
         )
     return found
-
