@@ -80,7 +80,7 @@ def source_fingerprint(conn: psycopg.Connection[Any], table: LakeTable, day: dat
     return fingerprint.Fingerprint(int(rows), str(checksum), table.version)
 
 
-class _CopyReader(io.RawIOBase):
+class CopyReader(io.RawIOBase):
     """A readable stream over the chunks of a ``COPY ... TO STDOUT``."""
 
     def __init__(self, chunks: Iterator[Any]) -> None:
@@ -123,37 +123,45 @@ def _to_table(table: LakeTable, batches: list[pa.RecordBatch]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(table.names))
 
 
+def read_csv_chunks(stream: Any, table: LakeTable, chunk_rows: int) -> Iterator[pa.Table]:
+    """PostgreSQL CSV rows of ``table``'s query (a binary stream) as Arrow tables of about
+    ``chunk_rows`` rows in the table's types; a value that does not fit its type (a third
+    decimal of a cent, text in a number) raises instead of being rounded or dropped."""
+    from pyarrow import csv
+
+    reader = csv.open_csv(
+        stream,
+        read_options=csv.ReadOptions(column_names=list(table.names), block_size=_BLOCK_BYTES),
+        convert_options=csv.ConvertOptions(
+            column_types=_csv_types(table),
+            # PostgreSQL's CSV: NULL is an empty unquoted field, '' a quoted one.
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= chunk_rows:
+            yield _to_table(table, pending)
+            pending, count = [], 0
+    if count:
+        yield _to_table(table, pending)
+
+
 def read_day(
     conn: psycopg.Connection[Any], table: LakeTable, day: date, chunk_rows: int
 ) -> Iterator[pa.Table]:
-    """The day's rows in chunks of about ``chunk_rows`` (Arrow tables in the table's types)."""
+    """The day's rows from the warehouse in chunks of about ``chunk_rows``."""
     from psycopg import sql
-    from pyarrow import csv
 
     copy_sql = sql.SQL("copy ({}) to stdout (format csv)").format(_day_query(table, day))
     with conn.cursor().copy(copy_sql) as copy:
-        stream = io.BufferedReader(_CopyReader(iter(copy)), buffer_size=1 << 20)
-        reader = csv.open_csv(
-            stream,
-            read_options=csv.ReadOptions(column_names=list(table.names), block_size=_BLOCK_BYTES),
-            convert_options=csv.ConvertOptions(
-                column_types=_csv_types(table),
-                # PostgreSQL's CSV: NULL is an empty unquoted field, '' a quoted one.
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        pending: list[pa.RecordBatch] = []
-        count = 0
-        for batch in reader:
-            pending.append(batch)
-            count += batch.num_rows
-            if count >= chunk_rows:
-                yield _to_table(table, pending)
-                pending, count = [], 0
-        if count:
-            yield _to_table(table, pending)
+        stream = io.BufferedReader(CopyReader(iter(copy)), buffer_size=1 << 20)
+        yield from read_csv_chunks(stream, table, chunk_rows)
 
 
 def export_table_day(
