@@ -164,11 +164,14 @@ def replace_partition(
     a delete of the day's files (no snapshot when there were none) and one append of them all.
     Each chunk is written as it comes, so memory holds one chunk at a time."""
     import itertools
+    import warnings
 
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
     target = table.schema().as_arrow()
-    with table.transaction() as tx:
+    with table.transaction() as tx, warnings.catch_warnings():
+        # A day exported for the first time has nothing to delete (and gets no delete snapshot).
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         tx.delete(f"{day_column} = '{day.isoformat()}'", snapshot_properties=properties)
         chunk_iter = iter(chunks)
         first = next(chunk_iter, None)
