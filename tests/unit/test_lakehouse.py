@@ -257,3 +257,35 @@ def test_results_print_as_an_aligned_table() -> None:
         "(2 rows)",
     ]
     assert query.format_table(result, max_rows=1).splitlines()[-1] == "(2 rows) (1 more not shown)"
+
+
+# --- the demo's summary ---------------------------------------------------------------------
+
+
+def test_the_demo_summary_lists_each_iceberg_table_s_rows() -> None:
+    from tillflow.config import PROJECT_ROOT
+    from tillflow.entrypoints.demo import LAKE_DAG, lakehouse_lines
+
+    exports = [
+        {"table": "raw.pos_scans", "rows": 1200, "written": True},
+        {"table": "marts.daily_sales_summary", "rows": 40, "written": False},
+    ]
+    counts = {
+        "raw.pos_scans": 1200,
+        "marts.daily_sales_summary": 40,
+        "marts.suggestions_daily": None,
+    }
+    lines = lakehouse_lines(exports, counts)
+    assert lines[0].split() == [
+        "exported",
+        "1",
+        "of",
+        "2",
+        "table-days",
+        "(1,200",
+        "rows",
+        "written)",
+    ]
+    assert lines[1].split() == ["raw.pos_scans", "1,200", "rows"]
+    assert lines[3].split() == ["marts.suggestions_daily", "not", "exported", "yet"]
+    assert (PROJECT_ROOT / "dags" / f"{LAKE_DAG}.py").is_file()
