@@ -147,13 +147,21 @@ def _read(text: str, table: tables.LakeTable, chunk_rows: int = 10) -> list[dict
 
 
 def test_postgres_csv_becomes_exact_values_null_and_empty_text_apart() -> None:
+    # PostgreSQL quotes a value only when it must: a product named N/A or NULL comes bare.
     rows = _read(
-        '1,2,2026-03-03,,5,6,1.50\n3,4,2026-03-03,"",5,6,2\n5,6,2026-03-03,"a, ""b""",1,1,0.01\n',
+        '1,2,2026-03-03,,5,6,1.50\n3,4,2026-03-03,"",5,6,2\n5,6,2026-03-03,"a, ""b""",1,1,0.01\n'
+        "7,8,2026-03-03,N/A,1,1,0.10\n9,9,2026-03-03,NULL,1,1,0.20\n",
         tables.DAILY_SALES_SUMMARY,
     )
-    assert [r["product"] for r in rows] == [None, "", 'a, "b"']
-    assert [r["total_sales"] for r in rows] == [Decimal("1.50"), Decimal("2.00"), Decimal("0.01")]
-    assert sum(r["total_sales"] for r in rows) == Decimal("3.51")  # type: ignore[misc]
+    assert [r["product"] for r in rows] == [None, "", 'a, "b"', "N/A", "NULL"]
+    assert [r["total_sales"] for r in rows] == [
+        Decimal("1.50"),
+        Decimal("2.00"),
+        Decimal("0.01"),
+        Decimal("0.10"),
+        Decimal("0.20"),
+    ]
+    assert sum(r["total_sales"] for r in rows) == Decimal("3.81")  # type: ignore[misc]
 
 
 def test_timestamps_arrive_as_epoch_microseconds_and_stay_utc() -> None:
