@@ -67,11 +67,15 @@ def open_catalog(dsn: str, lake: LakehouseSettings) -> SqlCatalog:
 Columns = tuple[tuple[str, str], ...]
 
 
-def _decimal(kind: str) -> tuple[int, int] | None:
+def decimal_params(kind: str) -> tuple[int, int] | None:
+    """``decimal(P,S)`` -> (P, S); None for any other type name."""
     if not (kind.startswith("decimal(") and kind.endswith(")")):
         return None
     precision, _, scale = kind[len("decimal(") : -1].partition(",")
-    return int(precision), int(scale)
+    try:
+        return int(precision), int(scale)
+    except ValueError:
+        return None
 
 
 def arrow_type(kind: str) -> pa.DataType:
@@ -87,7 +91,7 @@ def arrow_type(kind: str) -> pa.DataType:
     }
     if kind in simple:
         return simple[kind]
-    if (decimal := _decimal(kind)) is not None:
+    if (decimal := decimal_params(kind)) is not None:
         return pa.decimal128(*decimal)
     raise ValueError(f"not a lakehouse column type: {kind!r}")
 
@@ -104,7 +108,7 @@ def _iceberg_type(kind: str) -> Any:
     }
     if kind in simple:
         return simple[kind]
-    if (decimal := _decimal(kind)) is not None:
+    if (decimal := decimal_params(kind)) is not None:
         return types.DecimalType(*decimal)
     raise ValueError(f"not a lakehouse column type: {kind!r}")
 

@@ -69,7 +69,9 @@ def _day_query(table: LakeTable, day: date) -> psycopg.sql.Composed:
     return sql.SQL(table.select).format(day=sql.Literal(day.isoformat()))
 
 
-def source_fingerprint(conn: psycopg.Connection[Any], table: LakeTable, day: date) -> Any:
+def source_fingerprint(
+    conn: psycopg.Connection[Any], table: LakeTable, day: date
+) -> fingerprint.Fingerprint:
     """The count and checksum (sum of the rows' text hashes) of the day in the warehouse."""
     from psycopg import sql
 

@@ -62,40 +62,43 @@ def view_sql(table: LakeTable, name: str, source: str) -> str:
     return f"create or replace view {_quote(schema)}.{_quote(relation)} as select *{extra} from {source}"
 
 
-def connect(
-    catalog: SqlCatalog, tables: tuple[LakeTable, ...] = TABLES
-) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a view per lakehouse table (an empty one for a table not exported
-    yet, with its columns)."""
-    import duckdb
+def _source(con: duckdb.DuckDBPyConnection, catalog: SqlCatalog, table: LakeTable) -> str:
+    """The relation a table's views select from: its local Parquet files in place, else an
+    Arrow table registered in ``con`` (pyiceberg's scan; empty with the table's columns when it
+    was never exported)."""
     import pyarrow as pa
     from pyiceberg.exceptions import NoSuchTableError
 
+    try:
+        lake_table = catalog.load_table(table.identifier)
+    except NoSuchTableError:
+        lake_table = None
+    paths = iceberg.data_file_paths(lake_table) if lake_table is not None else []
+    local = [local_path(p) for p in paths or []]
+    if local and all(p is not None for p in local):
+        return source_sql([p for p in local if p is not None])
+    if lake_table is not None and paths != []:
+        data = lake_table.scan().to_arrow()
+    else:
+        columns = [(name, iceberg.arrow_type(kind)) for name, kind in table.columns]
+        data = pa.schema(columns).empty_table()
+    hidden = f"__lake_{table.namespace}_{table.name}"
+    con.register(hidden, data)
+    return _quote(hidden)
+
+
+def connect(
+    catalog: SqlCatalog, tables: tuple[LakeTable, ...] = TABLES
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the views of every lakehouse table."""
+    import duckdb
+
     con = duckdb.connect()
     for table in tables:
-        for schema in {table.namespace, *(n.split(".")[0] for n in table.also_named)}:
-            con.execute(f"create schema if not exists {_quote(schema)}")
-        hidden = f"__lake_{table.namespace}_{table.name}"
-        try:
-            lake_table = catalog.load_table(table.identifier)
-        except NoSuchTableError:
-            lake_table = None
-        paths = iceberg.data_file_paths(lake_table) if lake_table is not None else []
-        local = [local_path(p) for p in paths] if paths is not None else None
-        if local and all(p is not None for p in local):
-            source = source_sql([p for p in local if p is not None])
-        else:
-            if lake_table is not None and (paths is None or paths):
-                data = lake_table.scan().to_arrow()
-            else:
-                data = pa.schema(
-                    [(n, iceberg.arrow_type(k)) for n, k in table.columns]
-                ).empty_table()
-            con.register(hidden, data)
-            source = _quote(hidden)
-        con.execute(view_sql(table, table.identifier, source))
-        for alias in table.also_named:
-            con.execute(view_sql(table, alias, source))
+        source = _source(con, catalog, table)
+        for name in (table.identifier, *table.also_named):
+            con.execute(f"create schema if not exists {_quote(name.split('.')[0])}")
+            con.execute(view_sql(table, name, source))
     return con
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from tillflow.adapters.iceberg import decimal_params
+
 #: A column: its name and its Iceberg type (``string``, ``int``, ``long``, ``date``,
 #: ``timestamptz`` or ``decimal(P,S)``).
 Column = tuple[str, str]
@@ -50,24 +52,13 @@ class LakeTable:
     def __post_init__(self) -> None:
         if self.day_column not in self.names:
             raise ValueError(f"{self.identifier}: no day column {self.day_column!r}")
-        unknown = [t for _, t in self.columns if t not in ICEBERG_TYPES and not decimal_of(t)]
+        unknown = [t for _, t in self.columns if t not in ICEBERG_TYPES and not decimal_params(t)]
         if unknown:
             raise ValueError(f"{self.identifier}: unknown column types {unknown}")
 
 
 #: The column types the lakehouse uses (Iceberg's names; ``decimal(P,S)`` beside them).
 ICEBERG_TYPES: Final = frozenset({"string", "int", "long", "date", "timestamptz"})
-
-
-def decimal_of(kind: str) -> tuple[int, int] | None:
-    """``decimal(P,S)`` -> (P, S); None for another type."""
-    if not (kind.startswith("decimal(") and kind.endswith(")")):
-        return None
-    precision, _, scale = kind[len("decimal(") : -1].partition(",")
-    try:
-        return int(precision), int(scale)
-    except ValueError:
-        return None
 
 
 def _epoch_us(column: str) -> str:
