@@ -211,6 +211,36 @@ def test_a_rebuilt_day_replaces_its_partition_and_no_other(
     assert _sorted(_lake_rows(lake, tables.DAILY_SALES_SUMMARY, neighbour)) == untouched
 
 
+def test_a_late_scan_replaces_its_raw_day(lake: Lake, exported: list[export.DayExport]) -> None:
+    before = _lake_rows(lake, tables.POS_SCANS, D).num_rows
+    late_at = datetime(D.year, D.month, D.day, 23, 59, 59, tzinfo=UTC)
+    with psycopg.connect(lake.admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            "insert into raw.pos_scans (scan_id, store_id, checkstand_id, item_id, quantity,"
+            " scanned_at, schema_version, kafka_topic, kafka_partition, kafka_offset)"
+            " values ('lakehouse-it-late', %s, 1, %s, 2, %s, 1, %s, 0, 999998)",
+            (fixtures.STORES[1], 9_000_002, late_at, fixtures.SCAN_TOPIC),
+        )
+    (result,) = export.export(
+        lake.warehouse_dsn,
+        lake.catalog(),
+        days.ExportPlan(raw_days=frozenset({D})),
+        tables=(tables.POS_SCANS,),
+    )
+    assert result.written and result.rows == before + 1
+    scan_ids = _lake_rows(lake, tables.POS_SCANS, D).column("scan_id").to_pylist()
+    assert len(scan_ids) == before + 1 and "lakehouse-it-late" in scan_ids
+
+
+def test_s3_settings_reach_the_catalog_s_file_io(lake: Lake) -> None:
+    s3 = (("s3.endpoint", "http://127.0.0.1:9"), ("s3.region", "us-east-1"))
+    settings = LakehouseSettings("s3://bucket/lake", CATALOG_DB, catalog_name="s3_probe", s3=s3)
+    catalog = iceberg.open_catalog(lake.catalog_dsn, settings)
+    assert catalog.properties["warehouse"] == "s3://bucket/lake"
+    assert catalog.properties["s3.endpoint"] == "http://127.0.0.1:9"
+    assert catalog.properties["s3.region"] == "us-east-1"
+
+
 def _tillflow(lake: Lake, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tillflow.entrypoints.cli", *args],
