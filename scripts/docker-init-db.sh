@@ -10,6 +10,7 @@ create role tillflow_ingest with login password '${TILLFLOW_PG_INGEST_PASSWORD:-
 create role tillflow_dbt with login password '${TILLFLOW_PG_DBT_PASSWORD:-tillflow_dbt}';
 create database oltp owner tillflow_api;
 create database warehouse owner tillflow_dbt;
+create database lakehouse owner tillflow_dbt;
 \connect warehouse
 grant create, connect on database warehouse to tillflow_ingest;
 create schema raw authorization tillflow_ingest;

@@ -33,6 +33,9 @@ CONN_SPARK: Final = "spark_default"
 #: Airflow's own metadata database, for `airflow db clean` in the housekeeping DAG: a task
 #: process has its metadata connection blocked by Airflow 3's task supervisor.
 CONN_AIRFLOW_METADATA: Final = "airflow_metadata"
+#: The lakehouse's Iceberg SQL catalog (a PostgreSQL database); its extra holds the warehouse
+#: location and the S3 FileIO properties (``LakehouseSettings.to_extra``).
+CONN_LAKEHOUSE: Final = "lakehouse_catalog"
 
 # --- Databases and warehouse schemas --------------------------------------------------------
 DB_OLTP: Final = "oltp"
@@ -40,6 +43,8 @@ DB_WAREHOUSE: Final = "warehouse"
 DB_AIRFLOW: Final = "airflow"
 #: Superset's own metadata (users, dashboards, charts).
 DB_SUPERSET: Final = "superset"
+#: The lakehouse's Iceberg SQL catalog (``TILLFLOW_LAKEHOUSE_DB`` overrides it).
+DB_LAKEHOUSE: Final = "lakehouse"
 SCHEMA_RAW: Final = "raw"
 SCHEMA_STAGING: Final = "staging"
 SCHEMA_SNAPSHOTS: Final = "snapshots"
@@ -371,6 +376,73 @@ def wal_keep_size(value: str) -> str:
     )
 
 
+#: The S3 FileIO properties a lakehouse connection's extra may carry (pyiceberg's names), each
+#: with the ``TILLFLOW_LAKEHOUSE_*`` variable that sets it outside Airflow.
+LAKEHOUSE_S3_PROPERTIES: Final = {
+    "s3.endpoint": "TILLFLOW_LAKEHOUSE_S3_ENDPOINT",
+    "s3.access-key-id": "TILLFLOW_LAKEHOUSE_S3_ACCESS_KEY_ID",
+    "s3.secret-access-key": "TILLFLOW_LAKEHOUSE_S3_SECRET_ACCESS_KEY",
+    "s3.region": "TILLFLOW_LAKEHOUSE_S3_REGION",
+}
+
+
+@dataclass(frozen=True)
+class LakehouseSettings:
+    """Where the Iceberg tables live: the warehouse location (a folder, ``file://`` or ``s3://``
+    URI) and the FileIO properties for S3-compatible storage (empty ones are left out). The SQL
+    catalog is a database of the stack's PostgreSQL (``catalog_database``)."""
+
+    warehouse: str
+    catalog_database: str = DB_LAKEHOUSE
+    #: The catalog's name inside its database (several catalogs may share one).
+    catalog_name: str = "tillflow"
+    s3: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.warehouse:
+            raise ValueError("the lakehouse needs a warehouse location")
+        unknown = [k for k, _ in self.s3 if k not in LAKEHOUSE_S3_PROPERTIES]
+        if unknown:
+            raise ValueError(f"not lakehouse S3 properties: {unknown}")
+
+    @property
+    def warehouse_uri(self) -> str:
+        """The location as a URI: a plain folder becomes ``file:///abs/path``."""
+        if "://" in self.warehouse:
+            return self.warehouse
+        return Path(self.warehouse).resolve().as_uri()
+
+    def file_io_properties(self) -> dict[str, str]:
+        return {k: v for k, v in self.s3 if v}
+
+    def to_extra(self) -> dict[str, str]:
+        """A lakehouse connection's extra: the warehouse and the S3 properties that are set."""
+        return {"warehouse": self.warehouse, **self.file_io_properties()}
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, Any], catalog_database: str) -> LakehouseSettings:
+        s3 = tuple(sorted((k, str(v)) for k, v in extra.items() if k.startswith("s3.") and v))
+        return cls(str(extra.get("warehouse") or ""), catalog_database, s3=s3)
+
+    @classmethod
+    def from_env(cls, home: Path) -> LakehouseSettings:
+        """``TILLFLOW_LAKEHOUSE_DB`` (default ``lakehouse``), ``TILLFLOW_LAKEHOUSE_WAREHOUSE``
+        (default ``<TILLFLOW_HOME>/lakehouse``) and the ``TILLFLOW_LAKEHOUSE_S3_*`` properties."""
+        s3 = {key: _env(var, "") for key, var in LAKEHOUSE_S3_PROPERTIES.items()}
+        return cls(
+            warehouse=_env("TILLFLOW_LAKEHOUSE_WAREHOUSE", str(home / "lakehouse")),
+            catalog_database=_env("TILLFLOW_LAKEHOUSE_DB", DB_LAKEHOUSE),
+            s3=tuple(sorted((k, v) for k, v in s3.items() if v)),
+        )
+
+    def __repr__(self) -> str:
+        shown = {k: "***" if any(m in k for m in _SECRET_MARKERS) else v for k, v in self.s3}
+        return (
+            f"LakehouseSettings(warehouse={self.warehouse!r}, "
+            f"catalog_database={self.catalog_database!r}, s3={shown!r})"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings of one tillflow installation."""
@@ -392,6 +464,10 @@ class Settings:
     max_slot_wal_keep: str = "16GB"
     topics: Topics = field(default_factory=Topics)
     superset: SupersetSettings = field(default_factory=SupersetSettings.from_env)
+    #: The Iceberg lakehouse (``TILLFLOW_LAKEHOUSE_*``).
+    lakehouse: LakehouseSettings = field(
+        default_factory=lambda: LakehouseSettings(str(PROJECT_ROOT / ".tillflow" / "lakehouse"))
+    )
 
     @property
     def log_dir(self) -> Path:
@@ -449,4 +525,5 @@ class Settings:
             dbt_docs_dir=Path(_env("TILLFLOW_DBT_DOCS_DIR", str(home / "dbt_docs"))),
             wal_warn_gb=float(_env("TILLFLOW_WAL_WARN_GB", "4")),
             max_slot_wal_keep=wal_keep_size(_env("TILLFLOW_PG_MAX_SLOT_WAL_KEEP", "16GB")),
+            lakehouse=LakehouseSettings.from_env(home),
         )

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import Connection
 
-from tillflow.config import KafkaConnection, SparkSettings
+from tillflow.config import KafkaConnection, LakehouseSettings, SparkSettings
 
 
 def postgres_dsn(conn_id: str) -> str:
@@ -51,3 +51,10 @@ def http_base_url(conn_id: str) -> str:
     if "://" not in host:
         host = f"{conn.schema or 'http'}://{host}"
     return f"{host}:{conn.port}" if conn.port else host
+
+
+def lakehouse(conn_id: str) -> tuple[str, LakehouseSettings]:
+    """The lakehouse catalog's DSN (a postgres connection) and its settings: the warehouse
+    location and the S3 FileIO properties from the extra."""
+    conn = Connection.get(conn_id)
+    return postgres_dsn(conn_id), LakehouseSettings.from_extra(conn.extra_dejson, str(conn.schema))

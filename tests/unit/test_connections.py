@@ -83,6 +83,7 @@ def test_dag_tasks_never_read_settings_from_the_environment() -> None:
         config.CONN_KAFKA_SUGGESTIONS,
         config.CONN_REDIS,
         config.CONN_SPARK,
+        config.CONN_LAKEHOUSE,
     ],
 )
 def test_connection_agrees_except_host_and_port(conn_id: str) -> None:
@@ -93,8 +94,10 @@ def test_connection_agrees_except_host_and_port(conn_id: str) -> None:
     assert local.get("login") == astro.get("conn_login")
     local_extra = dict(local.get("extra", {}))
     astro_extra = dict(astro.get("conn_extra", {}))
-    local_extra.pop("bootstrap.servers", None)
-    astro_extra.pop("bootstrap.servers", None)
+    # Where the services are: the brokers, the lakehouse's warehouse folder.
+    for key in ("bootstrap.servers", "warehouse"):
+        local_extra.pop(key, None)
+        astro_extra.pop(key, None)
     assert local_extra == astro_extra
 
 

@@ -61,8 +61,9 @@ def ensure_schema(settings: Settings, database: str = config.DB_WAREHOUSE) -> li
 
 
 def ensure_databases(settings: Settings) -> None:
-    """Create roles (api, ingest, dbt, airflow), the three databases and the warehouse's raw/ops
-    schemas with their grants. Safe to run on every `up`."""
+    """Create roles (api, ingest, dbt, airflow), the databases (airflow, oltp, warehouse, the
+    lakehouse catalog) and the warehouse's raw/ops schemas with their grants. Safe to run on
+    every `up`."""
     import psycopg
     from psycopg import sql
 
@@ -80,6 +81,8 @@ def ensure_databases(settings: Settings) -> None:
         _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
         _ensure_database(cur, config.DB_OLTP, pg.api)
         _ensure_database(cur, config.DB_SUPERSET, settings.superset.metadata_role)
+        # The lakehouse's Iceberg catalog (its tables are pyiceberg's, created on first use).
+        _ensure_database(cur, settings.lakehouse.catalog_database, pg.dbt)
     # The warehouse's migrations are applied by whoever lands data first (the ingest DAG's
     # `migrate` task, `tillflow ingest`, the managed ingest service), not by `up`.
     prepare_warehouse(settings, migrate=False)

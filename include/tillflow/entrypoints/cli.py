@@ -109,6 +109,7 @@ COMMAND_MODULES: list[str] = [
     "tillflow.entrypoints.commands.generate",
     "tillflow.entrypoints.commands.elt",
     "tillflow.entrypoints.commands.suggestions",
+    "tillflow.entrypoints.commands.lakehouse",
 ]
 
 #: The benchmarks and drills live in their own package, which shipped code never imports: it is

@@ -126,7 +126,7 @@ def _elt_summary(client: AirflowClient, run_id: str) -> list[str]:
     # Only the marts gate's events: Cosmos adds one per dbt node (URIs of the profile's host).
     events = client.asset_events(dag_id, run_id)
     updated = {e["name"] for e in events if e["source_task_id"] == "gx_marts_gate"}
-    lines.append(f"assets updated: {len(updated)} marts.* (they schedule {DOCS_DAG})")
+    lines.append(f"assets updated: {len(updated)} marts.* (they schedule {DOCS_DAG}, {LAKE_DAG})")
     pg = Settings.from_env().postgres
     dsn = pg.dsn("warehouse", pg.dbt)
     for mart, order_by in DEMO_MARTS:
@@ -136,24 +136,60 @@ def _elt_summary(client: AirflowClient, run_id: str) -> list[str]:
     return lines
 
 
-#: The DAG downstream of the marts' assets: the demo unpauses it, then waits for its last run.
+#: The DAGs downstream of the marts' assets: the demo unpauses them, then waits for their last run.
 DOCS_DAG = "tillflow_dbt_docs"
+LAKE_DAG = "tillflow_lakehouse"
+
+
+def _newest_run(client: AirflowClient, dag_id: str) -> tuple[str | None, list[str]]:
+    """The newest run of an asset-triggered DAG, awaited: its id when it succeeded, and a line."""
+    runs = client.latest_runs(dag_id, limit=1)
+    if not runs:
+        return None, [f"[{dag_id}] no run: the marts' assets were not updated"]
+    run = runs[0]
+    run_id = str(run["dag_run_id"])
+    try:
+        state = client.wait_for_run(dag_id, run_id, timeout=600)
+    except AirflowApiError as exc:
+        return None, [f"[{dag_id}] {exc}"]
+    line = f"[{dag_id}] {state} ({run['run_type']} run after the marts' assets were updated)"
+    return (run_id if state == "success" else None), [line]
 
 
 def _downstream_report(client: AirflowClient) -> tuple[bool, list[str]]:
     """The newest run of the docs DAG (asset-triggered by the ELT runs), awaited."""
-    runs = client.latest_runs(DOCS_DAG, limit=1)
-    if not runs:
-        return False, [f"[{DOCS_DAG}] no run: the marts' assets were not updated"]
-    run = runs[0]
-    try:
-        state = client.wait_for_run(DOCS_DAG, str(run["dag_run_id"]), timeout=600)
-    except AirflowApiError as exc:
-        return False, [f"[{DOCS_DAG}] {exc}"]
-    lines = [f"[{DOCS_DAG}] {state} ({run['run_type']} run after the marts' assets were updated)"]
-    if state == "success":
-        lines.append(f"    {client.xcom(DOCS_DAG, str(run['dag_run_id']), 'dbt_docs')}")
-    return state == "success", lines
+    run_id, lines = _newest_run(client, DOCS_DAG)
+    if run_id is not None:
+        lines.append(f"    {client.xcom(DOCS_DAG, run_id, 'dbt_docs')}")
+    return run_id is not None, lines
+
+
+def lakehouse_lines(exports: list[dict[str, Any]], counts: dict[str, int | None]) -> list[str]:
+    """What the lakehouse run wrote, and each Iceberg table's rows (its current snapshot)."""
+    written = [e for e in exports if e.get("written")]
+    lines = [
+        f"    exported {len(written)} of {len(exports)} table-days "
+        f"({sum(int(e.get('rows', 0)) for e in written):,} rows written)"
+    ]
+    lines += [
+        f"    {name:<36} {'not exported yet' if count is None else f'{count:>10,} rows'}"
+        for name, count in counts.items()
+    ]
+    return lines
+
+
+def _lakehouse_report(client: AirflowClient, settings: Settings) -> tuple[bool, list[str]]:
+    """The newest run of the lakehouse DAG, awaited, and the Iceberg tables' row counts."""
+    from tillflow.adapters.iceberg import row_counts, settings_catalog
+    from tillflow.jobs.lakehouse.tables import TABLES
+
+    run_id, lines = _newest_run(client, LAKE_DAG)
+    if run_id is None:
+        return False, lines
+    exports = client.xcom(LAKE_DAG, run_id, "export") or []
+    counts = row_counts(settings_catalog(settings), [t.identifier for t in TABLES])
+    lines.append("[lakehouse] Iceberg tables (`tillflow sql` queries them)")
+    return True, lines + lakehouse_lines(exports, counts)
 
 
 def default_steps() -> list[Step]:
@@ -264,8 +300,9 @@ def run(settings: Settings, steps: list[Step] | None = None) -> int:
     report: list[str] = []
     failed = False
     try:
-        client.wait_for_dag(DOCS_DAG)
-        client.unpause(DOCS_DAG)  # the ELT runs' asset events schedule it
+        for downstream in (DOCS_DAG, LAKE_DAG):
+            client.wait_for_dag(downstream)
+            client.unpause(downstream)  # the ELT runs' asset events schedule it
         for step in steps or default_steps():
             print(f"== {step.title}")
             client.wait_for_dag(step.dag_id)
@@ -294,7 +331,9 @@ def run(settings: Settings, steps: list[Step] | None = None) -> int:
         if not failed:
             docs_ok, lines = _downstream_report(client)
             report.extend(lines)
-            failed = not docs_ok
+            lake_ok, lines = _lakehouse_report(client, settings)
+            report.extend(lines)
+            failed = not (docs_ok and lake_ok)
         if not failed:
             report.append("[kafka] messages per topic")
             report.extend(

@@ -51,6 +51,15 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
             "login": pg.admin_user,
             "password": pg.admin_password,
         },
+        config.CONN_LAKEHOUSE: {
+            "conn_type": "postgres",
+            "host": pg.host,
+            "port": pg.port,
+            "schema": settings.lakehouse.catalog_database,
+            "login": pg.dbt.name,
+            "password": pg.dbt.password,
+            "extra": settings.lakehouse.to_extra(),
+        },
         config.CONN_AIRFLOW_METADATA: {
             "conn_type": "postgres",
             "host": pg.host,
