@@ -18,7 +18,7 @@ from tillflow import config
 from tillflow.config import Settings
 from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.entrypoints.commands import CommandTree
-from tillflow_bench import astro_parity, dags, fetch_wait, idle, stack_context
+from tillflow_bench import astro_parity, dags, fetch_wait, idle, memory, stack_context
 
 #: The group this module adds to `tillflow` (the CLI loads the module only when it is named).
 GROUPS = {"bench": "benchmarks and drills measured on this machine (`tillflow bench --help`)"}
@@ -171,6 +171,10 @@ def _bench_idle(args: argparse.Namespace, settings: Settings) -> int:
     return idle.run(settings, seconds=args.seconds)
 
 
+def _bench_memory(args: argparse.Namespace, settings: Settings) -> int:
+    return memory.run(settings)
+
+
 def _bench_fetch_wait(args: argparse.Namespace, settings: Settings) -> int:
     waits = tuple(int(w) for w in args.waits.split(","))
     return fetch_wait.run(waits, idle_seconds=args.seconds, samples=args.samples)
@@ -317,6 +321,13 @@ def register(tree: CommandTree) -> None:
     )
     p.add_argument("--seconds", type=float, default=60.0, help="window (default %(default)s)")
     p.set_defaults(func=_bench_idle)
+
+    p = bench.add_parser(
+        "memory",
+        help="memory (PSS) of each service of the running stack, and the total",
+        description=memory.__doc__,
+    )
+    p.set_defaults(func=_bench_memory)
 
     p = bench.add_parser(
         "fetch-wait",

@@ -99,7 +99,9 @@ def chain_data(stack: Settings) -> Settings:
     _tillflow("generate", "orders", "--count", "40", "--qualify-share", "0.5", "-q")
     # Midday in the stores' time zones, 60x the wall clock: a few thousand scans in 3 s, 5 % of
     # them late or malformed (the dead-letter path).
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(hour=18, minute=0, second=0)
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).replace(
+        hour=18, minute=0, second=0, microsecond=0
+    )
     _tillflow(
         "generate", "live", "--duration", "3", "--stores", "20", "--speedup", "60",
         "--start", yesterday.isoformat(), "--bad-share", "0.05", "--max-rate", "2000",
@@ -112,10 +114,15 @@ def chain_data(stack: Settings) -> Settings:
         finished = [r for r in client.latest_runs(ELT_DAG, 20) if r["state"] == "success"]
         if not finished:
             day = yesterday.replace(hour=0)
+            paused = client.is_paused(ELT_DAG)
+            client.unpause(ELT_DAG)  # a paused DAG's triggered run stays queued
             run_id = client.run_interval(
                 ELT_DAG, day.isoformat(), (day + timedelta(days=1)).isoformat()
             )
-            assert client.wait_for_run(ELT_DAG, run_id, timeout=1200) == "success"
+            try:
+                assert client.wait_for_run(ELT_DAG, run_id, timeout=1200) == "success"
+            finally:
+                client.set_paused(ELT_DAG, paused)
     finally:
         client.close()
     return stack

@@ -102,6 +102,7 @@ BREAKS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "the broker is gone": (_drop_service("kafka"), "names host kafka: no such service"),
     "CDC is not a service": (_drop_service("cdc"), "no service cdc"),
+    "Superset is not a service": (_drop_service("superset"), "no service superset"),
     "a port on every interface": (
         lambda r: _edit(
             r / "docker-compose.override.yml", '"127.0.0.1:56379:6379"', '"56379:6379"'

@@ -347,6 +347,11 @@ def run(settings: Settings, steps: list[Step] | None = None) -> int:
         print(line)
     print(f"\ndemo {'FAILED' if failed else 'finished'} in {time.monotonic() - t0:.0f}s")
     print(f"Airflow UI: {af.base_url}  (login {af.admin_user} / {af.admin_password})")
+    ss = settings.superset
+    print(
+        f"Dashboards: {ss.base_url}/superset/dashboard/sales/ and "
+        f"{ss.base_url}/superset/dashboard/operations/  (login {ss.admin_user} / {ss.admin_password})"
+    )
     print("the stack keeps running: `make down` stops it")
     return 1 if failed else 0
 

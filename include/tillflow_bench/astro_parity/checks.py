@@ -18,7 +18,7 @@ LOCAL_ONLY_DEBIAN = frozenset({"redis-server"})
 
 #: The platform's own processes, which the compose file must run as services (the names are the
 #: local stack's: `tillflow status` shows the same).
-PLATFORM_SERVICES = ("orders-api", "cdc", "suggestions")
+PLATFORM_SERVICES = ("orders-api", "cdc", "suggestions", "superset")
 
 
 @dataclass(frozen=True)
