@@ -142,6 +142,13 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
+@pytest.fixture(scope="module")
+def superset(chain_data: Settings, browser: Browser) -> Browser:
+    """The browser, logged into Superset once for the module."""
+    _login_superset(browser, chain_data)
+    return browser
+
+
 def _login_superset(b: Browser, settings: Settings) -> None:
     ss = settings.superset
     b.get(f"{ss.base_url}/login/")
@@ -179,12 +186,11 @@ def _drew_data(state: dict[str, Any]) -> bool:
 
 @pytest.mark.parametrize("slug", list(DASHBOARDS))
 def test_every_chart_of_the_dashboard_draws_data(
-    chain_data: Settings, browser: Browser, shots: Path, slug: str
+    chain_data: Settings, superset: Browser, shots: Path, slug: str
 ) -> None:
-    _login_superset(browser, chain_data)
-    browser.get(f"{chain_data.superset.base_url}/superset/dashboard/{slug}/")
-    states = _chart_states(browser, len(DASHBOARDS[slug]))
-    browser.screenshot(shots / f"superset-{slug}.png")
+    superset.get(f"{chain_data.superset.base_url}/superset/dashboard/{slug}/")
+    states = _chart_states(superset, len(DASHBOARDS[slug]))
+    superset.screenshot(shots / f"superset-{slug}.png")
     titles = {s["title"] for s in states}
     assert titles == DASHBOARDS[slug], f"charts on {slug}: {sorted(titles)}"
     failed = {s["title"]: s for s in states if not _drew_data(s)}
