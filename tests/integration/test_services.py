@@ -89,7 +89,7 @@ def test_spark_session_runs_locally(stack: Settings) -> None:
     assert smoke.spark_roundtrip(SparkSettings("local[1]")).ok
 
 
-@pytest.mark.parametrize("name", ["orders-api", "cdc", "suggestions"])
+@pytest.mark.parametrize("name", ["orders-api", "cdc", "suggestions", "superset"])
 def test_the_compose_healthcheck_judges_a_service_as_status_does(
     stack: Settings, name: str
 ) -> None:
@@ -104,7 +104,11 @@ def test_the_compose_healthcheck_judges_a_service_as_status_does(
         cmd = [sys.executable, "-m", "tillflow.entrypoints.healthcheck", name]
         return subprocess.run(cmd, env={**os.environ, **env}, timeout=60, check=False).returncode
 
-    external = {"orders-api": "TILLFLOW_API_EXTERNAL", "cdc": "TILLFLOW_CDC_EXTERNAL"}
+    external = {
+        "orders-api": "TILLFLOW_API_EXTERNAL",
+        "cdc": "TILLFLOW_CDC_EXTERNAL",
+        "superset": "TILLFLOW_SUPERSET_EXTERNAL",
+    }
     marked = {external[name]: "1"} if name in external else {"TILLFLOW_SUGGESTIONS_EXTERNAL": "1"}
     assert check(**marked) == 0
     with socket.socket() as sock:
@@ -114,6 +118,7 @@ def test_the_compose_healthcheck_judges_a_service_as_status_does(
         "orders-api": {"TILLFLOW_API_PORT": free},
         "cdc": {"TILLFLOW_CDC_SLOT": "no_such_slot"},
         "suggestions": {"TILLFLOW_HOME": "/nonexistent"},
+        "superset": {"TILLFLOW_SUPERSET_PORT": free},
     }[name]
     assert check(**marked, **broken) == 1
 

@@ -1,5 +1,5 @@
 """``python -m tillflow.entrypoints.healthcheck NAME``: exit 0 when the platform service ``NAME``
-(``orders-api``, ``cdc``, ``suggestions``) is healthy, 1 when not.
+(``orders-api``, ``cdc``, ``suggestions``, ``superset``) is healthy, 1 when not.
 
 The compose file's healthchecks call it inside each service's container, so a container is
 judged by the same check ``tillflow status`` applies to the local process (with the service
