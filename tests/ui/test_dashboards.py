@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,11 +50,13 @@ DASHBOARDS: dict[str, set[str]] = {
     },
 }
 
-#: For every chart holder of the dashboard: its title, whether it is still loading, an error's
-#: text, "No results", and what it drew (table rows, chart marks, a big number's text).
+#: Once the dashboard shows at least arguments[0] charts and none is loading, for each chart: its
+#: title, an error's text, "No results", and what it drew (table rows, chart marks, a big
+#: number's text); null before that.
 CHART_STATES_JS = """
 const holders = Array.from(document.querySelectorAll('.dashboard-component-chart-holder'));
-return holders.map(h => {
+if (holders.length < arguments[0]) return null;
+const states = holders.map(h => {
   const text = h.innerText || '';
   const error = h.querySelector('.ant-alert-error, .alert-danger, [data-test="error-tooltip"]');
   return {
@@ -68,6 +69,7 @@ return holders.map(h => {
     number: (text.match(/\\$?[0-9][0-9,.]*/) || [''])[0],
   };
 });
+return states.some(s => s.loading) ? null : states;
 """
 
 
@@ -82,7 +84,7 @@ def _tillflow(*args: str, timeout: float = 600) -> str:
 
 def _count(dsn: str, query: str) -> int:
     with psycopg.connect(dsn) as conn:
-        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(query).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -109,11 +111,15 @@ def chain_data(stack: Settings) -> Settings:
     _tillflow("ingest", "--mode", "available-now")
     warehouse = pg.dsn(config.DB_WAREHOUSE)
     assert _count(warehouse, "select count(*) from raw.dead_letters") > 0
+    # The marts of the scans' day and of the orders' (today): dbt outside Airflow, whatever
+    # earlier tests left in the marts.
+    day = yesterday.replace(hour=0)
+    _tillflow("elt", "build", day.date().isoformat(), "--days", "2")
     client = _airflow(stack)
     try:
+        # The ELT durations chart needs one finished run through the scheduler.
         finished = [r for r in client.latest_runs(ELT_DAG, 20) if r["state"] == "success"]
         if not finished:
-            day = yesterday.replace(hour=0)
             paused = client.is_paused(ELT_DAG)
             client.unpause(ELT_DAG)  # a paused DAG's triggered run stays queued
             run_id = client.run_interval(
@@ -145,37 +151,14 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def superset(chain_data: Settings, browser: Browser) -> Browser:
     """The browser, logged into Superset once for the module."""
-    _login_superset(browser, chain_data)
+    ss = chain_data.superset
+    browser.login(
+        f"{ss.base_url}/login/",
+        ("[data-test=username-input]", ss.admin_user),
+        ("[data-test=password-input]", ss.admin_password),
+        "[data-test=login-button]",
+    )
     return browser
-
-
-def _login_superset(b: Browser, settings: Settings) -> None:
-    ss = settings.superset
-    b.get(f"{ss.base_url}/login/")
-    b.wait_for("return document.querySelector('[data-test=username-input]')", 60, "login form")
-    b.type("[data-test=username-input]", ss.admin_user)
-    b.type("[data-test=password-input]", ss.admin_password)
-    b.click("[data-test=login-button]")
-    b.wait_for("return !location.pathname.startsWith('/login')", 60, "Superset's login")
-
-
-def _chart_states(b: Browser, expected: int) -> list[dict[str, Any]]:
-    def settled() -> list[dict[str, Any]] | None:
-        states: list[dict[str, Any]] = b.run(CHART_STATES_JS)
-        return None if len(states) < expected or any(s["loading"] for s in states) else states
-
-    states: list[dict[str, Any]] = _poll(settled, 180, "every chart to finish loading")
-    return states
-
-
-def _poll(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _drew_data(state: dict[str, Any]) -> bool:
@@ -189,7 +172,9 @@ def test_every_chart_of_the_dashboard_draws_data(
     chain_data: Settings, superset: Browser, shots: Path, slug: str
 ) -> None:
     superset.get(f"{chain_data.superset.base_url}/superset/dashboard/{slug}/")
-    states = _chart_states(superset, len(DASHBOARDS[slug]))
+    states: list[dict[str, Any]] = superset.wait_for(
+        CHART_STATES_JS, 180, "every chart to finish loading", len(DASHBOARDS[slug])
+    )
     superset.screenshot(shots / f"superset-{slug}.png")
     titles = {s["title"] for s in states}
     assert titles == DASHBOARDS[slug], f"charts on {slug}: {sorted(titles)}"
@@ -201,12 +186,12 @@ def test_the_airflow_ui_lists_the_platform_dags(
     chain_data: Settings, browser: Browser, shots: Path
 ) -> None:
     af = chain_data.airflow
-    browser.get(f"{af.base_url}/auth/login/")
-    browser.wait_for("return document.querySelector('input[name=username]')", 60, "login form")
-    browser.type("input[name=username]", af.admin_user)
-    browser.type("input[name=password]", af.admin_password)
-    browser.click("button[type=submit]")
-    browser.wait_for("return !location.pathname.includes('/login')", 60, "Airflow's login")
+    browser.login(
+        f"{af.base_url}/auth/login/",
+        ("input[name=username]", af.admin_user),
+        ("input[name=password]", af.admin_password),
+        "button[type=submit]",
+    )
     browser.get(f"{af.base_url}/dags")
     names = browser.wait_for(
         "const t = document.body.innerText; return t.includes(arguments[0]) && t;",

@@ -92,6 +92,17 @@ class Browser:
             time.sleep(0.5)
         raise WebDriverError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
+    def login(
+        self, url: str, user: tuple[str, str], password: tuple[str, str], submit: str
+    ) -> None:
+        """Type a login form's (css, text) fields at ``url`` and submit it, as a person does."""
+        self.get(url)
+        self.wait_for("return document.querySelector(arguments[0])", 60, "the login form", user[0])
+        self.type(*user)
+        self.type(*password)
+        self.click(submit)
+        self.wait_for("return !location.pathname.includes('/login')", 60, f"the login at {url}")
+
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(self._call("GET", "/screenshot")))
