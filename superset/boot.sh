@@ -38,12 +38,12 @@ fi
 case "$out" in *"already exists"*|*"created"*) ;; *) echo "$out" >&2; exit 1 ;; esac
 
 # The dashboards as code, imported again whenever the rendered bundle changed (new assets or new
-# connection settings). Import overwrites by UUID, so it is idempotent.
+# connection settings). The import overwrites every asset by UUID, so it is idempotent.
 bundle="$SUPERSET_HOME/tillflow_assets.zip"
 digest=$(python "$here/bundle.py" "$here/assets" "$bundle")
 if [ "$(cat "$SUPERSET_HOME/.imported" 2>/dev/null || true)" != "$digest" ]; then
-  log "import dashboards ($digest)"
-  superset import-dashboards --path "$bundle" --username "$TILLFLOW_SUPERSET_USER"
+  log "import the assets ($digest)"
+  python "$here/import_assets.py" "$bundle" "$TILLFLOW_SUPERSET_USER"
   echo "$digest" > "$SUPERSET_HOME/.imported"
 fi
 
