@@ -1,8 +1,8 @@
 """`tillflow bench idle`: what the stack costs while nothing happens.
 
 For each running service of the stack, the CPU time of its whole process group (the service's
-process and every child it started: Airflow's task runners, Spark's workers, PostgreSQL's
-backends) over a window of N seconds with no traffic sent, as a share of the machine (all its
+process and every child it started: Airflow's task runners, Spark's workers) and of its children
+that lead groups of their own (PostgreSQL's backends) over a window of N seconds with no traffic sent, as a share of the machine (all its
 cores); beside it the machine's own busy share over the same window (/proc/stat), so whatever
 runs outside the stack shows too. The target (issue: an idle stack that idles) is a total of at
 most 5 % of the machine.
@@ -22,12 +22,25 @@ from tillflow.runtime.registry import all_services
 TARGET_SHARE = 0.05
 
 
-def group_ticks(pgid: int) -> int:
-    """utime + stime (clock ticks) of every live process in process group ``pgid``."""
+STAT_PPID = 1  # proc(5) field 4, in process.proc_stat's numbering
+
+
+def in_service(fields: list[str], pgid: int, leader: int | None) -> bool:
+    """A process belongs to a service when it is in the service's process group, or when the
+    service's process ``leader`` forked it and it leads a group of its own (PostgreSQL's
+    backends call setsid: counting the group alone leaves out every connection)."""
+    return int(fields[process.STAT_PGRP]) == pgid or (
+        leader is not None and int(fields[STAT_PPID]) == leader
+    )
+
+
+def group_ticks(pgid: int, leader: int | None = None) -> int:
+    """utime + stime (clock ticks) of every live process of process group ``pgid`` and of
+    ``leader``'s children that lead their own group."""
     return sum(
         int(f[process.STAT_UTIME]) + int(f[process.STAT_STIME])
         for f in process.proc_stats()
-        if int(f[process.STAT_PGRP]) == pgid
+        if in_service(f, pgid, leader)
     )
 
 
@@ -47,16 +60,16 @@ class ServiceCpu:
 
 def measure(settings: Settings, seconds: float) -> tuple[list[ServiceCpu], float]:
     """Per-service CPU share of the machine over ``seconds``, and the machine's busy share."""
-    groups: dict[str, int] = {}
+    groups: dict[str, tuple[int, int]] = {}  # name -> (pgid, the service's own pid)
     for service in all_services(settings):
         pid = service.pid()
         if pid is None:
             continue
         try:
-            groups[service.name] = os.getpgid(pid)
+            groups[service.name] = (os.getpgid(pid), pid)
         except ProcessLookupError:
             continue
-    before = {name: group_ticks(pgid) for name, pgid in groups.items()}
+    before = {name: group_ticks(*ids) for name, ids in groups.items()}
     busy0, total0 = machine_ticks()
     t0 = time.monotonic()
     time.sleep(seconds)
@@ -65,8 +78,8 @@ def measure(settings: Settings, seconds: float) -> tuple[list[ServiceCpu], float
     hz = os.sysconf("SC_CLK_TCK")
     cores = os.cpu_count() or 1
     rows = [
-        ServiceCpu(name, pgid, (group_ticks(pgid) - before[name]) / hz / elapsed / cores)
-        for name, pgid in groups.items()
+        ServiceCpu(name, ids[0], (group_ticks(*ids) - before[name]) / hz / elapsed / cores)
+        for name, ids in groups.items()
     ]
     machine = (busy1 - busy0) / max(total1 - total0, 1)
     return rows, machine

@@ -16,8 +16,7 @@ from pathlib import Path
 from tillflow.config import Settings
 from tillflow.runtime import process
 from tillflow.runtime.registry import all_services
-
-STAT_PPID = 1  # proc(5) field 4, in process.proc_stat's numbering
+from tillflow_bench.idle import in_service
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,7 @@ def group_memory(pid: int, pgid: int) -> tuple[int, int, int]:
         if not entry.name.isdigit():
             continue
         fields = process.proc_stat(entry.name)
-        if fields is None:
-            continue
-        if int(fields[process.STAT_PGRP]) != pgid and int(fields[STAT_PPID]) != pid:
+        if fields is None or not in_service(fields, pgid, pid):
             continue
         p, r = _rollup(entry.name)
         count, pss, rss = count + 1, pss + p, rss + r
