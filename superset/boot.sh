@@ -17,35 +17,32 @@ export FLASK_APP=superset
 mkdir -p "$SUPERSET_HOME"
 log() { echo "superset-boot: $*"; }
 
-# Schema and roles once per Superset version (each step takes 5-10 s).
-version=$(superset version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1 || true)
-marker="$SUPERSET_HOME/.initialised-${version:-unknown}"
-if [ ! -f "$marker" ]; then
-  log "db upgrade"
-  superset db upgrade
-  log "init (roles and permissions)"
-  superset init
-  touch "$marker"
-fi
+# Schema, roles and permissions: at every start, since the metadata database may be new while
+# this folder is not (each step does nothing when there is nothing to do; ~20 s together).
+log "db upgrade"
+superset db upgrade
+log "init (roles and permissions)"
+superset init
 
-# The login: create it once; an existing user keeps its password.
+# The login: create it once; an existing user keeps its password. Flask-AppBuilder exits 0 even
+# when it fails ("No user created an error occurred"), so its words are checked.
 if ! out=$(superset fab create-admin --username "$TILLFLOW_SUPERSET_USER" --firstname tillflow \
       --lastname admin --email "${TILLFLOW_SUPERSET_USER}@localhost" \
       --password "$TILLFLOW_SUPERSET_PASSWORD" 2>&1); then
   echo "$out" >&2
   exit 1
 fi
-case "$out" in *"already exists"*|*"created"*) ;; *) echo "$out" >&2; exit 1 ;; esac
+case "$out" in
+  *"Admin User "*" created."*|*"already exists"*) ;;
+  *) echo "$out" >&2; exit 1 ;;
+esac
 
-# The dashboards as code, imported again whenever the rendered bundle changed (new assets or new
-# connection settings). The import overwrites every asset by UUID, so it is idempotent.
+# The dashboards as code (superset/assets), rendered with this start's connection settings and
+# imported with Superset's assets import, which overwrites every asset by UUID: idempotent.
 bundle="$SUPERSET_HOME/tillflow_assets.zip"
 digest=$(python "$here/bundle.py" "$here/assets" "$bundle")
-if [ "$(cat "$SUPERSET_HOME/.imported" 2>/dev/null || true)" != "$digest" ]; then
-  log "import the assets ($digest)"
-  python "$here/import_assets.py" "$bundle" "$TILLFLOW_SUPERSET_USER"
-  echo "$digest" > "$SUPERSET_HOME/.imported"
-fi
+log "import the assets ($digest)"
+python "$here/import_assets.py" "$bundle" "$TILLFLOW_SUPERSET_USER"
 
 log "serving on $TILLFLOW_SUPERSET_BIND"
 # One worker with threads: about 0.4 GB beside the rest of the stack on a 2-core machine.

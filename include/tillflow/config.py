@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 #: The project root: ``include/tillflow/config.py`` -> two levels up from ``include``.
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
@@ -277,8 +278,8 @@ class PostgresSettings:
     api: Role
     ingest: Role
     dbt: Role
-    #: SELECT only, for dashboards (Superset): the marts, serving views and ops tables of the
-    #: warehouse, the orders and suggestions of OLTP, the DAG runs of Airflow's metadata.
+    #: SELECT only, for dashboards (Superset): the warehouse's schemas (marts, serving, ops, raw,
+    #: and the others dbt creates), OLTP's orders and suggestions, Airflow's DAG runs.
     reader: Role
 
     def dsn(self, database: str, role: Role | None = None) -> str:
@@ -291,7 +292,9 @@ class PostgresSettings:
         return " ".join(parts)
 
     def url(self, database: str, role: Role, driver: str = "postgresql") -> str:
-        return f"{driver}://{role.name}:{role.password}@{self.host}:{self.port}/{database}"
+        # Percent-encoded: a password with @ : / % # would otherwise break the URL.
+        user, password = quote(role.name, safe=""), quote(role.password, safe="")
+        return f"{driver}://{user}:{password}@{self.host}:{self.port}/{database}"
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ STAT_PPID = 1  # proc(5) field 4, in process.proc_stat's numbering
 
 def in_service(fields: list[str], pgid: int, leader: int | None) -> bool:
     """A process belongs to a service when it is in the service's process group, or when the
-    service's process ``leader`` forked it and it leads a group of its own (PostgreSQL's
-    backends call setsid: counting the group alone leaves out every connection)."""
+    service's process ``leader`` forked it (PostgreSQL's backends call setsid, so counting the
+    group alone leaves out every connection)."""
     return int(fields[process.STAT_PGRP]) == pgid or (
         leader is not None and int(fields[STAT_PPID]) == leader
     )

@@ -1,7 +1,8 @@
 """``python -m tillflow.entrypoints.healthcheck NAME``: exit 0 when the platform service ``NAME``
 (``orders-api``, ``cdc``, ``suggestions``, ``superset``) is healthy, 1 when not.
 
-The compose file's healthchecks call it inside each service's container, so a container is
+The compose file's healthchecks call it inside each platform container (Superset's own image
+checks its /health with urllib, the same check), so a container is
 judged by the same check ``tillflow status`` applies to the local process (with the service
 marked external there is no pid to check: the container is the process).
 """

@@ -9,9 +9,10 @@ streamed from a ``COPY ... TO STDOUT (FORMAT csv)`` through Arrow's CSV reader i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -156,7 +157,7 @@ def read_csv_chunks(stream: Any, table: LakeTable, chunk_rows: int) -> Iterator[
 
 def read_day(
     conn: psycopg.Connection[Any], table: LakeTable, day: date, chunk_rows: int
-) -> Iterator[pa.Table]:
+) -> Generator[pa.Table, None, None]:
     """The day's rows from the warehouse in chunks of about ``chunk_rows``."""
     from psycopg import sql
 
@@ -183,13 +184,12 @@ def export_table_day(
         last = fingerprint.last_export(iceberg.snapshot_summaries(lake_table), day)
         written = fingerprint.needs_export(last, source)
         if written:
-            iceberg.replace_partition(
-                lake_table,
-                table.day_column,
-                day,
-                read_day(conn, table, day, chunk_rows),
-                source.properties(day),
-            )
+            # Closed before the transaction ends: a write that fails mid-day leaves the COPY
+            # open, and the rollback on a busy connection would hide the write's own error.
+            with contextlib.closing(read_day(conn, table, day, chunk_rows)) as chunks:
+                iceberg.replace_partition(
+                    lake_table, table.day_column, day, chunks, source.properties(day)
+                )
     return DayExport(
         table.identifier,
         day,
