@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from tillflow.adapters.pgurl import sqlalchemy_url
 from tillflow.config import LakehouseSettings, Settings
 
 if TYPE_CHECKING:
@@ -18,15 +18,8 @@ if TYPE_CHECKING:
 
 
 def catalog_url(dsn: str) -> str:
-    """The SQLAlchemy URL (psycopg 3 driver) of a libpq key/value DSN."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    parts: dict[str, Any] = conninfo_to_dict(dsn)
-    user = quote(str(parts.get("user", "")), safe="")
-    password = parts.get("password")
-    auth = f"{user}:{quote(str(password), safe='')}" if password else user
-    host, port = parts.get("host", "127.0.0.1"), parts.get("port", 5432)
-    return f"postgresql+psycopg://{auth}@{host}:{port}/{parts['dbname']}"
+    """The catalog's SQLAlchemy URL (psycopg 3 driver) of a libpq key/value DSN."""
+    return sqlalchemy_url(dsn, "postgresql+psycopg")
 
 
 def catalog_dsn(settings: Settings) -> str:

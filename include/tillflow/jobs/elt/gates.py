@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tillflow import config
+from tillflow.adapters.pgurl import sqlalchemy_url
 
 #: The connection string GX keeps in its config is this variable, never the secret itself.
 URL_ENV = "TILLFLOW_GX_WAREHOUSE_URL"
@@ -184,23 +185,6 @@ def mart_checks(start: datetime, end: datetime, min_rows: int = 1) -> list[Check
         ),
     )
     return [summary, totals, ranking]
-
-
-def sqlalchemy_url(dsn: str) -> str:
-    """A SQLAlchemy URL (psycopg2) from a libpq key/value DSN."""
-    from psycopg.conninfo import conninfo_to_dict
-    from sqlalchemy.engine import URL
-
-    parts = conninfo_to_dict(dsn)
-    url = URL.create(
-        "postgresql+psycopg2",
-        username=str(parts.get("user", "")) or None,
-        password=str(parts.get("password", "")) or None,
-        host=str(parts.get("host", "127.0.0.1")),
-        port=int(str(parts.get("port", 5432))),
-        database=str(parts.get("dbname", "")),
-    )
-    return url.render_as_string(hide_password=False)
 
 
 def _quiet_gx() -> None:
