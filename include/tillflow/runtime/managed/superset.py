@@ -52,7 +52,7 @@ class Superset(Service):
     phase = 3
     port_setting = "TILLFLOW_SUPERSET_PORT"
     external_setting = "TILLFLOW_SUPERSET_EXTERNAL"
-    # A first start migrates Superset's schema and imports the dashboards (about a minute here).
+    # Each start upgrades Superset's schema and imports the dashboards (~44 s here; 300 s of room).
     health_timeout = 300.0
 
     def endpoint(self) -> Endpoint:
