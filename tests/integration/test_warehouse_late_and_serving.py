@@ -100,12 +100,16 @@ def _serving_totals(dsn: str) -> dict[str, tuple[Any, ...]]:
 
 
 class ServingSampler:
-    """Reads both serving views every 50 ms in a thread; keeps every error it met."""
+    """Reads both serving views every 50 ms in a thread, while dbt builds; keeps every error it
+    met and every POS total (lines, quantity, sales) of serving.total_sales that differs from
+    ``expected_pos``, and of serving.daily_sales_summary (both layers summed) too."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, expected_pos: tuple[int, int, Decimal] | None = None) -> None:
         self.dsn = dsn
+        self.expected_pos = expected_pos
         self.samples = 0
         self.errors: list[str] = []
+        self.wrong: list[tuple[str, tuple[Any, ...]]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -113,11 +117,23 @@ class ServingSampler:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             while not self._stop.wait(0.05):
                 try:
-                    conn.execute("select count(*) from serving.daily_sales_summary").fetchone()
-                    conn.execute("select count(*) from serving.total_sales").fetchone()
+                    summary = conn.execute(
+                        "select sum(scan_count), sum(total_quantity), sum(total_sales)"
+                        " from serving.daily_sales_summary"
+                    ).fetchone()
+                    total = conn.execute(
+                        "select line_count, total_quantity, total_sales"
+                        " from serving.total_sales where channel = 'pos'"
+                    ).fetchone()
                     self.samples += 1
                 except psycopg.Error as exc:
                     self.errors.append(str(exc).splitlines()[0])
+                    continue
+                if self.expected_pos is None:
+                    continue
+                for view, got in (("daily_sales_summary", summary), ("total_sales", total)):
+                    if got is None or tuple(got) != self.expected_pos:
+                        self.wrong.append((view, tuple(got or ())))
 
     def __enter__(self) -> ServingSampler:
         self._thread.start()
@@ -126,6 +142,13 @@ class ServingSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+    def assert_exact(self) -> None:
+        assert self.samples > 10 and self.errors == [], self.errors[:3]
+        assert self.wrong == [], (
+            f"{len(self.wrong)} of {self.samples} samples differ from {self.expected_pos}: "
+            f"{self.wrong[:3]}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +203,10 @@ def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
     late = (LATE_SCAN_ID, LATE_STORE, 1, LATE_ITEM, LATE_QTY, LATE_AT, 1, "fixture.late", 0, 0,
             datetime.now(UTC))  # fmt: skip
     fixtures.load(admin, fixtures.RawRows(pos_scans=[late]))
-    # Then a run two days later finds it late by arrival, and the unbuilt day after it too
+    # Then the serving views count it at once: it arrived after the build's cutoff
+    expected = expected_pos_totals([late])
+    assert _serving_totals(dsn)["pos"][:3] == expected
+    # And a run two days later finds it late by arrival, and the unbuilt day after it too
     found = late_days.find_late_days(dsn, DAY[0].date() + timedelta(days=2), lookback_days=2)
     assert [(d.day, d.scans, d.orders) for d in found] == [
         (DAY[0].date(), 1, 0),
@@ -189,10 +215,12 @@ def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
     assert found[0].reason.startswith("events arrived since its build")
     assert found[1].reason == "never built"
     # When that day is run again, with readers of the serving views all along
-    with ServingSampler(dsn) as sampler:
+    with ServingSampler(dsn, expected) as sampler:
         dbt.build_interval(dsn, *DAY)
-    # Then no reader ever found a serving view missing (dbt's views are replaced in place)
-    assert sampler.samples > 10 and sampler.errors == [], sampler.errors[:3]
+    # Then no reader ever found a serving view missing (dbt's views are replaced in place), nor
+    # a total that counted the late scan twice or not at all (the batch ledger moves with the
+    # marts, in their transactions)
+    sampler.assert_exact()
     # Then the late scan is a sale of its own day, once, at the price valid at its scan time
     after_fact = _one(dsn, fact_day, DAY[0].date())
     assert after_fact == (before_fact[0] + 1, before_fact[1] + LATE_QTY)
@@ -210,6 +238,49 @@ def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
     # And once rebuilt, the day is no longer late
     found = late_days.find_late_days(dsn, DAY[0].date() + timedelta(days=1), lookback_days=1)
     assert found == []
+
+
+def test_a_late_void_and_a_run_that_failed_part_way_keep_serving_exact(
+    first_day_built: dict[str, str],
+) -> None:
+    dsn, admin = first_day_built["dbt"], first_day_built["admin"]
+    # Given a batched scan of the first day, and a void for it that lands only now
+    scan = next(
+        r for r in fixtures.build_rows().pos_scans
+        if DAY[0] <= r[5] < DAY[1] and r[4] > 0
+        and sum(1 for o in fixtures.build_rows().pos_scans if o[0] == r[0]) == 1
+    )  # fmt: skip
+    assert _one(dsn, "select count(*) from core.fct_sales where scan_id = %s", scan[0]) == (1,)
+    void = (scan[0], scan[1], scan[2], scan[3], 0, scan[5] + timedelta(minutes=2), 1,
+            "fixture.late", 0, 1, datetime.now(UTC))  # fmt: skip
+    fixtures.load(admin, fixtures.RawRows(pos_scans=[void]))
+    late = (LATE_SCAN_ID, LATE_STORE, 1, LATE_ITEM, LATE_QTY, LATE_AT, 1, "fixture.late", 0, 0,
+            None)  # fmt: skip
+    expected = expected_pos_totals([late, void])
+    # Then the serving views take the voided scan back at once (the mart still holds it)
+    assert _serving_totals(dsn)["pos"][:3] == expected
+    # When a run of that day fails part way: its facts are rebuilt, a test on them fails and
+    # every mart after them is skipped
+    variables = {
+        **dbt.interval_vars(*DAY),
+        "arrivals_through": late_days.arrival_cutoff(dsn).isoformat(),
+        "unknown_item_share_max": "-1",
+    }
+    mart_sales = "select sum(total_sales) from marts.daily_sales_summary"
+    mart_before = _one(dsn, mart_sales)
+    with ServingSampler(dsn, expected) as sampler:
+        failed = dbt.run_dbt(["build"], dsn, variables, check=False)
+    assert not failed.ok and "fct_sales_unknown_item_share" in failed.output
+    assert _one(dsn, "select count(*) from core.fct_sales where scan_id = %s", scan[0]) == (0,)
+    assert _one(dsn, mart_sales) == mart_before  # the marts still hold the voided scan
+    # Then the serving views were exact all along, and are after the failed run
+    sampler.assert_exact()
+    assert _serving_totals(dsn)["pos"][:3] == expected
+    # And a run that succeeds leaves them exact, the void now in the marts
+    with ServingSampler(dsn, expected) as sampler:
+        dbt.build_interval(dsn, *DAY)
+    sampler.assert_exact()
+    assert _serving_totals(dsn)["pos"][:3] == expected
 
 
 def test_an_evening_sale_is_booked_on_the_store_local_business_date(

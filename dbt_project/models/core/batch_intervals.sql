@@ -20,7 +20,7 @@ run_interval as (
         -- Every raw row that arrived (ingested_at) before this instant is in the build; the
         -- daily DAG passes the cutoff it took before dbt started (tillflow.jobs.elt.late_days).
         -- Without it, nothing is vouched for, and the next daily run builds the interval again.
-        cast('{{ var("arrivals_through") }}' as timestamptz) as arrivals_through
+        {{ arrivals_through() }} as arrivals_through
 )
 
 select * from run_interval

@@ -3,20 +3,25 @@
         materialized='incremental',
         incremental_strategy='replace_interval',
         interval_column='ordered_at',
+        post_hook="{{ record_fact_batches(source('orders', 'orders'), 'ordered_at') }}",
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['ordered_at']}],
     )
 }}
 
+-- depends_on: {{ ref('fact_batches') }}
+
 with
 
 order_events as (
+    -- The interval's order events that arrived before the build's cutoff (core.fact_batches).
     select * from {{ ref('stg_orders__orders') }}
-    where {{ in_interval('ordered_at') }}
+    where {{ in_interval('ordered_at') }} and {{ arrived() }}
 ),
 
 order_lines as (
     select * from {{ ref('stg_orders__order_lines') }}
+    where {{ arrived() }}
 ),
 
 products as (

@@ -5,19 +5,24 @@
         interval_column='scanned_at',
         partitioned_by_day=true,
         pre_hook=before_begin('{{ create_interval_partitions() }}'),
+        post_hook="{{ record_fact_batches(source('pos', 'pos_scans'), 'scanned_at') }}",
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['scanned_at']}, {'columns': ['scan_id']}],
     )
 }}
 
+-- depends_on: {{ ref('fact_batches') }}
+
 with
 
 scan_events as (
-    -- The interval's scans plus the voids that can follow them (minutes later, so one day).
+    -- The interval's scans plus the voids that can follow them (minutes later, so one day),
+    -- that arrived before the build's cutoff (what core.fact_batches records it holds).
     select * from {{ ref('stg_pos__scan_events') }}
     where
         scanned_at >= {{ interval_start() }}
         and scanned_at < {{ interval_end() }} + interval '1 day'
+        and {{ arrived() }}
 ),
 
 products as (

@@ -6,8 +6,12 @@
         interval_column_is_date=true,
         interval_column_is_business_date=true,
         on_schema_change='append_new_columns',
+        pre_hook="{{ lock_facts(['fct_sales', 'fct_order_lines']) }}",
+        post_hook="{{ record_mart_batches(['fct_sales', 'fct_order_lines']) }}",
     )
 }}
+
+-- depends_on: {{ ref('mart_batches') }}
 
 -- One row per store-local business date and channel: the small aggregate the all-history marts
 -- are built from, so their cost follows the number of days, not the number of scans. A run

@@ -6,11 +6,17 @@
         interval_column_is_date=true,
         interval_column_is_business_date=true,
         partitioned_by_day=true,
-        pre_hook=before_begin('{{ create_interval_partitions() }}'),
+        pre_hook=[
+            before_begin('{{ create_interval_partitions() }}'),
+            "{{ lock_facts(['fct_sales']) }}",
+        ],
+        post_hook="{{ record_mart_batches(['fct_sales']) }}",
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['business_date']}],
     )
 }}
+
+-- depends_on: {{ ref('mart_batches') }}
 
 with
 
