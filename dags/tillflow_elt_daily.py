@@ -10,7 +10,8 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
    timestamp skew); a failure stops the run before dbt touches anything;
 3. `find_late_days` — the earlier days of the look-back (param `late_lookback_days`, default 7)
    that received events since they were last built, judged by arrival (`ingested_at`), or that
-   were never built; and the arrival cutoff this run's build contains;
+   were never built; and the arrival cutoff this run's build contains. The batch ledger's
+   entries of the days without late events move up to that cutoff (the serving views read it);
 4. `rebuild_late_days` — `dbt build` of each such day, oldest first (its return value lists the
    days rebuilt and why);
 5. `dbt` — Cosmos task group from the dbt manifest (`ExecutionMode.WATCHER`): staging views, SCD2
@@ -132,6 +133,10 @@ with DAG(
         cutoff = late_days.arrival_cutoff(dsn)
         lookback = int(ctx["params"]["late_lookback_days"])
         days = late_days.find_late_days(dsn, start.date(), lookback)
+        # The batch ledger's clean days move up to the cutoff (the serving views then read only
+        # the arrivals since it); the late ones keep theirs until they are rebuilt below.
+        facts, marts = late_days.advance_ledger(dsn, cutoff, start.date(), lookback)
+        print(f"batch ledger: {facts} fact and {marts} mart entries moved up to {cutoff}")
         return {"cutoff": cutoff.isoformat(), "late": [d.as_dict() for d in days]}
 
     @task

@@ -283,6 +283,41 @@ def test_a_late_void_and_a_run_that_failed_part_way_keep_serving_exact(
     assert _serving_totals(dsn)["pos"][:3] == expected
 
 
+def test_the_ledger_moves_clean_days_up_to_a_new_cutoff_and_keeps_a_late_day_where_it_was(
+    first_day_built: dict[str, str],
+) -> None:
+    dsn, admin = first_day_built["dbt"], first_day_built["admin"]
+    ledger = (
+        "select min(arrivals_through), max(arrivals_through), count(*) from core.mart_batches"
+        " where sale_date = %s and fact = 'fct_sales'"
+    )
+    # Given a built day, a first cutoff, and nothing of that day arriving after it
+    first = late_days.arrival_cutoff(dsn)
+    late_days.advance_ledger(dsn, first, DAY[1].date(), lookback_days=1)
+    moved = _one(dsn, ledger, DAY[0].date())[:2]
+    assert moved[0] >= first  # none is behind the cutoff (a later build's may be ahead of it)
+    totals = _serving_totals(dsn)
+    # When a scan of that day arrives, then the next cutoff is taken and the ledger advanced
+    extra = ("5ca7" * 8, LATE_STORE, 1, LATE_ITEM, 1, LATE_AT, 1, "fixture.late", 0, 2,
+             datetime.now(UTC))  # fmt: skip
+    fixtures.load(admin, fixtures.RawRows(pos_scans=[extra]))
+    second = late_days.arrival_cutoff(dsn)
+    facts_moved, marts_moved = late_days.advance_ledger(dsn, second, DAY[1].date(), 1)
+    # Then the day keeps its cutoffs (the marts do not hold the scan), and it is counted once
+    assert _one(dsn, ledger, DAY[0].date())[:2] == moved
+    assert _serving_totals(dsn)["pos"][0] == totals["pos"][0] + 1
+    # And with nothing more arriving, a later cutoff moves every clean entry, that day's none
+    third = late_days.arrival_cutoff(dsn)
+    assert late_days.advance_ledger(dsn, third, DAY[1].date(), 1) == (facts_moved, marts_moved)
+    assert facts_moved > 0 and marts_moved > 0
+    assert _one(dsn, ledger, DAY[0].date())[:2] == moved
+    assert _serving_totals(dsn)["pos"][0] == totals["pos"][0] + 1
+    # And once the day is built again, its entries carry that build's cutoff
+    dbt.build_interval(dsn, *DAY, arrivals_through=third)
+    assert _one(dsn, ledger, DAY[0].date())[:2] == (third, third)
+    assert _serving_totals(dsn)["pos"][0] == totals["pos"][0] + 1
+
+
 def test_an_evening_sale_is_booked_on_the_store_local_business_date(
     first_day_built: dict[str, str],
 ) -> None:

@@ -106,6 +106,23 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
         progress=progress,
         price_valid_from=args.price_valid_from,
     )
+    watched = None
+    if args.rebuild and report.days:
+        from datetime import date, timedelta
+
+        from tillflow.jobs.elt.reconcile.oracle import compare_warehouse
+        from tillflow.jobs.elt.reconcile.watch import rebuild_watched, utc_days
+
+        first, last = date.fromisoformat(report.days[0]), date.fromisoformat(report.days[-1])
+        dsn = _dbt_dsn(settings, args.database)
+        watched = rebuild_watched(
+            dsn,
+            report.expected,
+            report.days,
+            utc_days(first, last + timedelta(days=1)),
+            every=args.sample_seconds,
+        )
+        report.differences = compare_warehouse(dsn, report.expected, report.days)
     s = report.stats
     print(
         f"reconcile: {s.events:,} events + {s.landed_bad:,} late ({s.dead_letters:,} dead "
@@ -115,6 +132,17 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     days = f"{report.days[0]} .. {report.days[-1]}" if report.days else "none"
     relations = ", ".join(r for _, r in compare.RELATIONS)
     print(f"reconcile: {report.store_days:,} store-days over days {days} vs {relations}")
+    if watched is not None:
+        w = watched
+        print(
+            f"reconcile: serving sampled {w.samples} times (every {args.sample_seconds:g}s) over "
+            f"{len(w.runs)} runs, one failed part way: {len(w.differing)} samples differed, "
+            f"{len(w.errors)} failed"
+        )
+        if not w.ok:
+            print("\n".join(compare.table(w.first_difference)))
+            print(f"reconcile: serving FAILED: differing at {w.differing[:10]}, {w.errors[:3]}")
+            return 1
     if report.ok:
         print("reconcile: OK, no difference")
         return 0
@@ -198,6 +226,19 @@ def register(tree: CommandTree) -> None:
         "--oltp-database",
         default=config.DB_OLTP,
         help="OLTP database holding generator_runs and item_master (default %(default)s)",
+    )
+    q.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="first build the window's UTC days again (a run that fails part way, then one "
+        "good run per day) while the serving view is compared with the oracle every "
+        "--sample-seconds; exits 1 if any sample differs",
+    )
+    q.add_argument(
+        "--sample-seconds",
+        type=float,
+        default=1.0,
+        help="with --rebuild: seconds between samples of the serving view (default 1)",
     )
     q.add_argument(
         "--price-valid-from",

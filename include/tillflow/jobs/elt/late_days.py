@@ -84,6 +84,72 @@ left join late_orders on late_orders.day = built.day
 order by built.day
 """
 
+# The batch ledger's entries of the look-back's UTC days move up to the run's cutoff when no raw
+# row of theirs arrived in between: the facts and marts then hold exactly the rows that arrived
+# before the new cutoff too, and the serving views' speed side (which reads the arrivals since
+# the oldest cutoff it covers) reads one day of arrivals, not every day since a day's first build.
+# One pass over the arrivals since the oldest such cutoff (BRIN on ingested_at): the latest
+# arrival per UTC day. A scan entry is clean when neither its day nor the next (its voids) got
+# a row after its cutoff; an order entry when its day did not.
+ADVANCE_SQL = """
+with entries as (
+    select fact, sale_date, arrivals_through from core.fact_batches
+    where sale_date >= %(first)s and arrivals_through < %(cutoff)s
+    union all
+    select fact, sale_date, arrivals_through from core.mart_batches
+    where sale_date >= %(first)s and arrivals_through < %(cutoff)s
+),
+since as (
+    select coalesce(min(arrivals_through), %(cutoff)s) as t from entries
+),
+scan_arrivals as (
+    select (scanned_at at time zone 'UTC')::date as day, max(ingested_at) as latest
+    from raw.pos_scans
+    where ingested_at >= (select t from since) and ingested_at < %(cutoff)s
+    group by 1
+),
+order_arrivals as (
+    select (ordered_at at time zone 'UTC')::date as day, max(ingested_at) as latest
+    from raw.orders
+    where ingested_at >= (select t from since) and ingested_at < %(cutoff)s
+    group by 1
+),
+dirty as (
+    select distinct e.fact, e.sale_date, e.arrivals_through
+    from entries as e
+    where exists (
+        select 1 from scan_arrivals as a
+        where e.fact = 'fct_sales' and a.day in (e.sale_date, e.sale_date + 1)
+            and a.latest >= e.arrivals_through
+    ) or exists (
+        select 1 from order_arrivals as a
+        where e.fact = 'fct_order_lines' and a.day = e.sale_date
+            and a.latest >= e.arrivals_through
+    )
+),
+facts as (
+    update core.fact_batches as f set arrivals_through = %(cutoff)s
+    where f.sale_date >= %(first)s and f.arrivals_through < %(cutoff)s
+        and not exists (
+            select 1 from dirty as d
+            where d.fact = f.fact and d.sale_date = f.sale_date
+                and d.arrivals_through = f.arrivals_through
+        )
+    returning 1
+),
+marts as (
+    update core.mart_batches as m set arrivals_through = %(cutoff)s
+    where m.sale_date >= %(first)s and m.arrivals_through < %(cutoff)s
+        and not exists (
+            select 1 from dirty as d
+            where d.fact = m.fact and d.sale_date = m.sale_date
+                and d.arrivals_through = m.arrivals_through
+        )
+    returning 1
+)
+select (select count(*) from facts), (select count(*) from marts)
+"""
+
 MIN_CUTOFF_SQL = """
 select min((to_jsonb(b) ->> 'arrivals_through')::timestamptz) from core.batch_intervals as b
 where b.interval_end > %s and b.interval_start < %s
@@ -122,6 +188,28 @@ def arrival_cutoff(dsn: str) -> datetime:
     assert row is not None
     cutoff: datetime = row[0]
     return cutoff
+
+
+def advance_ledger(
+    dsn: str, cutoff: datetime, day: date, lookback_days: int = DEFAULT_LOOKBACK_DAYS
+) -> tuple[int, int]:
+    """Move the batch ledger's clean entries of the look-back (and the days after it) up to
+    ``cutoff``, an arrival cutoff taken before this call (:func:`arrival_cutoff`): every row that
+    arrived before it is committed, so "no row arrived in between" is known. Returns the fact
+    and mart entries moved. Entries of older days keep their cutoffs (the serving views stay
+    exact; they read more arrivals while such an entry is older than the look-back)."""
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=10) as conn:
+        tables = conn.execute(
+            "select to_regclass('core.fact_batches'), to_regclass('core.mart_batches')"
+        ).fetchone()
+        if tables is None or None in tables:
+            return 0, 0  # nothing was ever built
+        first = day - timedelta(days=max(lookback_days, 0) + 1)
+        row = conn.execute(ADVANCE_SQL, {"cutoff": cutoff, "first": first}).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def find_late_days(

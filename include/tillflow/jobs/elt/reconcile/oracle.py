@@ -105,9 +105,18 @@ def reconcile(
     expected = totals.rows()
     days = expected_days(totals)
     report = ReconcileReport(stats, days, len(expected), len(changes), expected)
+    report.differences = compare_warehouse(warehouse_dsn, expected, days)
+    return report
+
+
+def compare_warehouse(
+    warehouse_dsn: str, expected: dict[compare.Key, compare.Sums], days: list[str]
+) -> list[compare.Difference]:
+    """The differences of the mart and the serving view from ``expected`` on ``days``, now."""
     if not days:
-        return report
+        return []
+    out: list[compare.Difference] = []
     for label, relation in compare.RELATIONS:
         actual = compare.read_sums(warehouse_dsn, relation, days[0], days[-1])
-        report.differences += compare.differences(label, expected, actual, set(days))
-    return report
+        out += compare.differences(label, expected, actual, set(days))
+    return out

@@ -1,0 +1,119 @@
+"""The serving view against the oracle while dbt builds: sampled every second, during runs that
+succeed and during one that fails part way.
+
+The serving view must equal the oracle at every moment, not only after a good run: a reader
+between two statements of a build, or after a run that stopped half way, gets the same totals.
+:func:`rebuild_watched` builds each UTC day again (one ``dbt build`` per day, as the daily runs
+do), first with a run that fails after its facts (a test on them is made to fail, so every mart
+after them is skipped), while a thread compares the serving view with the oracle's sums.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from tillflow.jobs.elt.reconcile import compare
+
+#: A dbt var that makes the facts' unknown-item test fail: any share is above it.
+FAILING_VARS = {"unknown_item_share_max": "-1"}
+
+
+@dataclass
+class WatchReport:
+    samples: int = 0
+    differing: list[tuple[float, int]] = field(default_factory=list)  # (second, differences)
+    errors: list[str] = field(default_factory=list)
+    runs: list[tuple[str, bool, float]] = field(default_factory=list)  # (day, ok, seconds)
+    first_difference: list[compare.Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.samples > 0 and not self.differing and not self.errors
+
+
+class ServingWatch:
+    """Compares the serving view with ``expected`` on ``days`` every ``every`` seconds."""
+
+    def __init__(
+        self,
+        dsn: str,
+        expected: dict[compare.Key, compare.Sums],
+        days: Sequence[str],
+        every: float = 1.0,
+    ) -> None:
+        self.dsn, self.expected, self.days, self.every = dsn, expected, list(days), every
+        self.report = WatchReport()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="serving-watch", daemon=True)
+        self._t0 = time.monotonic()
+
+    def _sample(self) -> None:
+        relation = dict(compare.RELATIONS)["serving"]
+        try:
+            actual = compare.read_sums(self.dsn, relation, self.days[0], self.days[-1])
+        except Exception as exc:  # a missing view or a failed query is what this looks for
+            self.report.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+            return
+        diffs = compare.differences("serving", self.expected, actual, set(self.days))
+        self.report.samples += 1
+        if diffs:
+            self.report.differing.append((round(time.monotonic() - self._t0, 1), len(diffs)))
+            if not self.report.first_difference:
+                self.report.first_difference = diffs[:5]
+
+    def _run(self) -> None:
+        while True:
+            started = time.monotonic()
+            self._sample()
+            if self._stop.wait(max(0.0, self.every - (time.monotonic() - started))):
+                return
+
+    def __enter__(self) -> ServingWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+
+def utc_days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def rebuild_watched(
+    dsn: str,
+    expected: dict[compare.Key, compare.Sums],
+    compared_days: Sequence[str],
+    build_days: Sequence[date],
+    every: float = 1.0,
+    say: Callable[[str], None] = print,
+) -> WatchReport:
+    """A failing run of the first of ``build_days`` then a good run of each, watched."""
+    from tillflow.jobs.elt import dbt, late_days
+
+    with ServingWatch(dsn, expected, compared_days, every) as watch:
+        first = late_days.midnight(build_days[0])
+        variables = {
+            **dbt.interval_vars(first, first + timedelta(days=1)),
+            "arrivals_through": late_days.arrival_cutoff(dsn).isoformat(),
+            **FAILING_VARS,
+        }
+        failed = dbt.run_dbt(["build"], dsn, variables, check=False)
+        if failed.ok:
+            raise RuntimeError("the run made to fail part way succeeded: nothing was tested")
+        watch.report.runs.append((f"{build_days[0]} (failed part way)", False, failed.seconds))
+        say(f"reconcile: run of {build_days[0]} failed part way as meant ({failed.seconds:.0f}s)")
+        for day in build_days:
+            start = late_days.midnight(day)
+            run = dbt.build_interval(dsn, start, start + timedelta(days=1))
+            watch.report.runs.append((day.isoformat(), True, run.seconds))
+            say(
+                f"reconcile: built {day} ({run.seconds:.0f}s); serving sampled "
+                f"{watch.report.samples} times, {len(watch.report.differing)} differing"
+            )
+    return watch.report
