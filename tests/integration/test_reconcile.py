@@ -1,12 +1,14 @@
-"""`tillflow elt reconcile` end to end, in databases of its own: a generated window of 3 stores x
-2 hours across a UTC midnight (late and malformed events included, a price change inside it) is
-landed in raw, dbt builds its days, and the oracle finds no difference; after one raw scan's
-quantity is changed and its day rebuilt, the oracle lists that store and day and fails.
+"""`tillflow elt reconcile` end to end, in databases of its own: three generated UTC days of 3
+stores (late and malformed events, voids across midnight) are landed in raw with a churn slot
+inside them that reprices a category and, in the same transaction, deletes one of its items; dbt
+builds the days, and the oracle finds no difference, in the marts and in the serving view, also
+in samples taken while runs build (one failing part way); after one raw scan's quantity is
+changed and its day rebuilt, the oracle lists that store and day and fails.
 
 There is no broker here: the generator's own output (``history_chunks``, what ``generate
 history`` sends) goes through ingestion's per-record rules (``validate_record``) and is COPYed into
 raw.pos_scans. The CDC change log is written from the OLTP rows as Debezium would publish them
-(a snapshot, then the churn slot's updates, committed at ``CHANGE_AT``)."""
+(a snapshot, then the churn slot's inserts, updates and deletes, committed at ``CHANGE_AT``)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import psycopg
@@ -39,17 +42,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 WAREHOUSE_DB, OLTP_DB = "tillflow_wt_oracle", "tillflow_wt_oracle_oltp"
 SEED, STORES, BAD_SHARE = 20261121, 3, 0.05
-START = datetime(2026, 3, 3, 23, tzinfo=UTC)
-END = START + timedelta(hours=2)
-#: The churn slot's commit instant, inside the window (the warehouse's valid-from of its prices).
-CHANGE_AT = datetime(2026, 3, 4, 0, 20, 0, 123000, tzinfo=UTC)
-#: The UTC days dbt builds: the window's, and the two before it that late events land on.
-BUILD = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 5, tzinfo=UTC))
+START = datetime(2026, 3, 2, tzinfo=UTC)
+END = START + timedelta(days=3)
+#: The churn slot's commit instant, inside the window (the warehouse's valid-from of its prices):
+#: its slot reprices category 19 and deletes item 37 of that category in the same transaction
+#: (asserted in _land_cdc).
+CHANGE_AT = datetime(2026, 3, 2, 15, 20, 0, 123000, tzinfo=UTC)
+#: The UTC days dbt builds: the window's, the two before it that late events land on, and the
+#: one after it that the window's last business dates reach into.
+BUILD = (datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 6, tzinfo=UTC))
 SCAN_COLUMNS = (
     "scan_id", "store_id", "checkstand_id", "item_id", "quantity", "scanned_at",
     "schema_version", "kafka_topic", "kafka_partition", "kafka_offset",
 )  # fmt: skip
-CDC_COLUMNS = ("source_table", "op", "after", "source_lsn", "source_ts", "kafka_topic",
+CDC_COLUMNS = ("source_table", "op", "before", "after", "source_lsn", "source_ts", "kafka_topic",
                "kafka_partition", "kafka_offset")  # fmt: skip
 
 
@@ -59,29 +65,54 @@ def _images(conn: psycopg.Connection[Any], table: str, where: str = "true") -> l
     ]
 
 
+def _repriced(price: Any, factor: float) -> Decimal:
+    """The churn's SQL: greatest(round(unit_price * factor, 2), 0.01), half away from zero."""
+    value = (Decimal(str(price)) * Decimal(str(factor))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return max(value, Decimal("0.01"))
+
+
 def _land_cdc(admin: str, oltp: str) -> None:
-    """Snapshot of the reference tables, the churn slot at CHANGE_AT, and its CDC updates."""
+    """Snapshot of the reference tables, the churn slot at CHANGE_AT, and its CDC changes in
+    commit order: the inserts, the category's updates, then the deletes (an item of the repriced
+    category among them: its update and its delete share the transaction and the instant)."""
     snapshot_at = datetime(2026, 3, 1, tzinfo=UTC)
     rows: list[tuple[Any, ...]] = []
     with psycopg.connect(oltp) as conn:
         for table in ("item_categories", "stores", "item_master"):
-            rows += [(table, "r", image, snapshot_at) for image in _images(conn, table)]
+            rows += [(table, "r", None, image, snapshot_at) for image in _images(conn, table)]
+        before = {json.loads(i)["item_id"]: json.loads(i) for i in _images(conn, "item_master")}
     result = churn.apply_item_churn(oltp, CHANGE_AT, SEED)
     assert result.applied
+    category, factor = int(result.details["category_id"]), float(result.details["factor"])
+    deleted = [int(i) for i in result.details["deleted"]]
+    both = [i for i in deleted if before[i]["category_id"] == category]
+    assert both, f"slot of {CHANGE_AT} deletes none of category {category}: pick another"
     with psycopg.connect(oltp) as conn:
         # The run happens now; the test makes it the commit of CHANGE_AT (what the oracle reads).
         conn.execute(
             "update generator_runs set applied_at = %s where kind = 'item_churn'", (CHANGE_AT,)
         )
-        category = int(result.details["category_id"])
-        rows += [
-            ("item_master", "u", image, CHANGE_AT)
-            for image in _images(conn, "item_master", f"category_id = {category}")
-        ]
+        after = {json.loads(i)["item_id"]: json.loads(i) for i in _images(conn, "item_master")}
+    stamp = CHANGE_AT.isoformat().replace("+00:00", "Z")
+    for item_id in sorted(set(after) - set(before)):
+        rows.append(("item_master", "c", None, json.dumps(after[item_id]), CHANGE_AT))
+    last: dict[int, dict[str, Any]] = dict(before)
+    for item_id, image in sorted(before.items()):
+        if image["category_id"] != category:
+            continue
+        updated = after.get(item_id) or {
+            **image,
+            "unit_price": str(_repriced(image["unit_price"], factor)),
+            "updated_at": stamp,
+        }
+        rows.append(("item_master", "u", json.dumps(image), json.dumps(updated), CHANGE_AT))
+        last[item_id] = updated
+    for item_id in deleted:
+        rows.append(("item_master", "d", json.dumps(last[item_id]), None, CHANGE_AT))
     sql = f"copy raw.cdc_changes ({', '.join(CDC_COLUMNS)}) from stdin"
     with psycopg.connect(admin) as conn, conn.cursor() as cur, cur.copy(sql) as copy:
-        for offset, (table, op, image, ts) in enumerate(rows):
-            copy.write_row((table, op, image, offset, ts, "oracle.cdc", 0, offset))
+        for offset, (table, op, old, new, ts) in enumerate(rows):
+            copy.write_row((table, op, old, new, offset, ts, "oracle.cdc", 0, offset))
 
 
 def _land_scans(admin: str) -> int:
@@ -135,26 +166,33 @@ def _reconcile(dsns: dict[str, str]) -> Any:
 def test_serving_equals_the_oracle_in_every_sample_during_builds_and_a_failed_one(
     warehouse: dict[str, str],
 ) -> None:
-    # Given the window built without a tenth of its raw scans (voids included), which then land
-    # after the build's cutoff: the marts do not hold them, the serving view must
+    # Given the days of the churn slot and the next built without a tenth of their raw scans
+    # (voids included; of scans whose events all lie in those days), which then land after the
+    # build's cutoff: the marts do not hold them, the serving view must
+    days = (START, START + timedelta(days=2))
     columns = ", ".join((*SCAN_COLUMNS, "ingested_at"))
     with psycopg.connect(warehouse["admin"]) as conn:
         held_back = conn.execute(
-            f"delete from raw.pos_scans where kafka_offset % 10 = 3 returning {columns}"
+            "delete from raw.pos_scans where kafka_offset %% 10 = 3 and scan_id in ("
+            " select scan_id from raw.pos_scans group by scan_id"
+            " having min(scanned_at) >= %s and max(scanned_at) < %s)"
+            f" returning {columns}",
+            days,
         ).fetchall()
     assert len(held_back) > 100 and any(r[4] == 0 for r in held_back)
-    dbt.build_interval(warehouse["dbt"], *BUILD)
+    dbt.build_interval(warehouse["dbt"], *days)
     with psycopg.connect(warehouse["admin"]) as conn, conn.cursor() as cur:
         cur.executemany(
-            f"insert into raw.pos_scans ({columns}) values ({', '.join(['%s'] * len(SCAN_COLUMNS))}, now())",
+            f"insert into raw.pos_scans ({columns})"
+            f" values ({', '.join(['%s'] * len(SCAN_COLUMNS))}, now())",
             [r[:-1] for r in held_back],
         )
     report = _reconcile(warehouse)
     assert {d.relation for d in report.differences} == {"marts"}  # serving: exact already
-    # When a run fails part way (facts rebuilt, marts skipped), then each day is built again,
-    # with the serving view compared with the oracle four times a second all along
-    days = [datetime.fromisoformat(d).date() for d in report.days]
-    build_days = watch.utc_days(days[0], days[-1] + timedelta(days=1))
+    # When a run fails part way (facts rebuilt, marts skipped), then each of those days is built
+    # again (`reconcile --rebuild` builds every day of the window), with the serving view
+    # compared with the oracle four times a second all along
+    build_days = watch.utc_days(days[0].date(), days[1].date() - timedelta(days=1))
     watched = watch.rebuild_watched(
         warehouse["dbt"], report.expected, report.days, build_days, every=0.25
     )
@@ -173,6 +211,21 @@ def test_reconcile_passes_on_the_built_window_then_fails_on_one_changed_scan(
     stats = report.stats
     assert stats.landed_bad > 0 and stats.dead_letters > 0 and stats.voided > 0
     assert report.price_changes == 1 and len(report.days) >= 3
+    with psycopg.connect(warehouse["admin"]) as conn:
+        across_midnight = conn.execute(
+            "select count(*) from raw.pos_scans v join raw.pos_scans s using (scan_id)"
+            " where v.quantity = 0 and s.quantity > 0"
+            " and (v.scanned_at at time zone 'UTC')::date > (s.scanned_at at time zone 'UTC')::date"
+        ).fetchone()
+        versions = conn.execute(
+            "select is_deleted, valid_to = %s from intermediate.int_item_master_history"
+            " where item_id = 37 order by valid_from, valid_to",
+            (CHANGE_AT,),
+        ).fetchall()
+    assert across_midnight is not None and across_midnight[0] > 0
+    # (item 37 was repriced and deleted in one transaction: its last version ends at the commit
+    # instant, deleted, with no zero-length version for the update; the SCD2 tests passed on it)
+    assert versions and versions[-1] == (True, True)
     # Then the marts and the serving view hold exactly the oracle's sums
     assert report.ok, report.differences
     # And the price change inside the window moved them (the as-of pricing was exercised)

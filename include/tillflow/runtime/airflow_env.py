@@ -156,6 +156,12 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             # last parse), and a new file within the 30 s folder refresh.
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            # The scheduler sleeps this long between loops that found nothing to do (Airflow's
+            # default 1 s): 2 s halves its idle cost (the idle stack's largest) and adds at most
+            # 2 s between one task ending and the next starting. The environment may override.
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": env.get(
+                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "2"
+            ),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             # Airflow itself must not pick up a virtualenv python other than ours.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
