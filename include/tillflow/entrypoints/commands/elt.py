@@ -105,16 +105,21 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
         bad_share=args.bad_share,
         progress=progress,
         price_valid_from=args.price_valid_from,
+        compare_now=not args.rebuild,
     )
     watched = None
     if args.rebuild and report.days:
-        from datetime import date, timedelta
-
+        from tillflow.jobs.elt import dbt, late_days
         from tillflow.jobs.elt.reconcile.oracle import compare_warehouse
         from tillflow.jobs.elt.reconcile.watch import rebuild_watched, utc_days
 
         first, last = date.fromisoformat(report.days[0]), date.fromisoformat(report.days[-1])
         dsn = _dbt_dsn(settings, args.database)
+        if not _has_relation(dsn, dict(compare.RELATIONS)["serving"]):
+            # Nothing to watch before the first build: the window's days are built once first.
+            print(f"reconcile: no serving view yet: building {first} .. {last + timedelta(1)}")
+            start = late_days.midnight(first)
+            dbt.build_interval(dsn, start, late_days.midnight(last) + timedelta(days=2))
         watched = rebuild_watched(
             dsn,
             report.expected,
@@ -149,6 +154,14 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join(compare.table(report.differences)))
     print(f"reconcile: FAILED, {len(report.differences)} differences")
     return 1
+
+
+def _has_relation(dsn: str, relation: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("select to_regclass(%s)", (relation,)).fetchone()
+    return row is not None and row[0] is not None
 
 
 def register(tree: CommandTree) -> None:
