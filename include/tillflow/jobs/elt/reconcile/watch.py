@@ -98,8 +98,8 @@ def rebuild_watched(
     from tillflow.jobs.elt import dbt, late_days
 
     scans: dict[str, int] = {}
-    for (_, day), sums in expected.items():
-        scans[day] = scans.get(day, 0) + sums[0]
+    for (_, iso_day), sums in expected.items():
+        scans[iso_day] = scans.get(iso_day, 0) + sums[0]
     fail_day = max(build_days, key=lambda d: scans.get(d.isoformat(), 0))
     with ServingWatch(dsn, expected, compared_days, every) as watch:
         first = late_days.midnight(fail_day)
