@@ -42,13 +42,8 @@
     partitions and commits. Creating a partition locks the parent table exclusively until the
     end of the transaction, so inside the model's transaction it would block every reader of the
     table (the serving views) for the whole build. Only for an interval of at most 31 days on a
-    table that exists; the build's own `ensure_day_partitions` covers any other case.
-
-    It always ends with `begin`. dbt runs an outside hook after a plain `commit;` statement, and
-    psycopg2 (which opens transactions implicitly) does not see that commit: it believes its
-    transaction is still open and sends no BEGIN before the model's statements. Without this
-    `begin`, the model's delete and insert would each commit on their own, and a reader between
-    them (a serving view) would see the interval missing. -#}
+    table that exists; the build's own `ensure_day_partitions` covers any other case. Run it
+    through `outside_transaction`. -#}
 {% macro create_interval_partitions() -%}
     {%- set existing = load_relation(this) if execute else none -%}
     {%- if existing is not none -%}
@@ -61,8 +56,17 @@
         {%- endif -%}
         {{ ensure_day_partitions(existing, first, "case when " ~ last ~ " - " ~ first ~ " <= 31 then " ~ last ~ " end") }};
         commit;
-    {%- endif %}
-    begin;
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A pre-hook outside the model's transaction (dbt's `before_begin`) that opens a new one after
+    it. dbt runs an outside hook after a plain `commit;` statement, and psycopg2 (which opens
+    transactions implicitly) does not see that commit: it believes its transaction is still open
+    and sends no BEGIN before the model's statements. Without the `begin`, the model's delete and
+    insert would each commit on their own, and a reader between them (a serving view) would see
+    the interval missing. Every outside pre-hook of the project goes through this. -#}
+{% macro outside_transaction(sql) -%}
+    {{ return(before_begin(sql ~ '\nbegin;')) }}
 {%- endmacro %}
 
 {#- The SQL expression of a row's UTC day from the model's interval column. -#}

@@ -117,11 +117,7 @@ anchored as (
         cast(events.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
             as business_date
     from events
-    left join stores
-        on
-            events.store_id = stores.store_id
-            and events.scanned_at >= stores.valid_from
-            and events.scanned_at < stores.valid_to
+    {{ join_store_as_of('events', 'scanned_at') }}
     where not events.is_void
     order by
         events.scan_id asc,
@@ -131,24 +127,17 @@ anchored as (
         events.kafka_offset asc
 ),
 
-placed as (
-    select anchored.*, ledger.arrivals_through
-    from anchored
-    left join ledger
-        on
-            anchored.business_date = ledger.business_date
-            and anchored.sale_date = ledger.sale_date
-),
-
-states as (
-    select 'now' as state, 1 as sign
-    union all
-    select 'batched' as state, -1 as sign
-),
+{{ placed_in_ledger('anchored') }},
 
 state_events as (
-    -- The events each state sees: all of them now; those before the cutoff in the mart.
-    select placed.sale_date as scan_day, states.state, states.sign, events.*
+    -- The events each state sees: all of them now; those before the cutoff in the mart. The
+    -- anchor's business date books both (a scan's events share its store and minute).
+    select
+        placed.sale_date as scan_day,
+        placed.business_date,
+        states.state,
+        states.sign,
+        events.*
     from placed
     cross join states
     inner join events on placed.scan_id = events.scan_id
@@ -194,18 +183,12 @@ final as (
         priced.sign,
         priced.store_id,
         priced.item_id as product_id,
-        cast(priced.scanned_at at time zone coalesce(stores.timezone, 'UTC') as date)
-            as business_date,
+        priced.business_date,
         products.item_name,
         priced.quantity,
         priced.quantity * priced.priced_unit_price as sales
     from priced
     left join products on priced.priced_product_key = products.product_key
-    left join stores
-        on
-            priced.store_id = stores.store_id
-            and priced.scanned_at >= stores.valid_from
-            and priced.scanned_at < stores.valid_to
 )
 
 select * from final
@@ -253,28 +236,11 @@ headers as (
         cast(events.ordered_at at time zone coalesce(stores.timezone, 'UTC') as date)
             as business_date
     from events
-    left join stores
-        on
-            events.store_id = stores.store_id
-            and events.ordered_at >= stores.valid_from
-            and events.ordered_at < stores.valid_to
+    {{ join_store_as_of('events', 'ordered_at') }}
     order by events.order_id asc, (events.event_type = 'order_created') desc, events.event_id asc
 ),
 
-placed as (
-    select headers.*, ledger.arrivals_through
-    from headers
-    left join ledger
-        on
-            headers.business_date = ledger.business_date
-            and headers.sale_date = ledger.sale_date
-),
-
-states as (
-    select 'now' as state, 1 as sign
-    union all
-    select 'batched' as state, -1 as sign
-),
+{{ placed_in_ledger('headers') }},
 
 state_lines as (
     -- Per state, one line per (order, line_no): the first event's, as in fct_order_lines.
@@ -306,6 +272,35 @@ state_lines as (
 
 select * from state_lines
 {% endmacro %}
+
+{#- Each unit (rows of `anchors`: sale_date, business_date) with the mart's cutoff for its
+    business date and UTC day (null: the mart holds none of it), and the two states it is
+    evaluated in: now (+1) and as the mart holds it (-1). -#}
+{% macro placed_in_ledger(anchors) %}
+placed as (
+    select {{ anchors }}.*, ledger.arrivals_through
+    from {{ anchors }}
+    left join ledger
+        on
+            {{ anchors }}.business_date = ledger.business_date
+            and {{ anchors }}.sale_date = ledger.sale_date
+),
+
+states as (
+    select 'now' as state, 1 as sign
+    union all
+    select 'batched' as state, -1 as sign
+)
+{% endmacro %}
+
+{#- The store's version (its time zone) valid at each row's instant, as fct_sales joins it. -#}
+{% macro join_store_as_of(rows, at_column) -%}
+left join stores
+        on
+            {{ rows }}.store_id = stores.store_id
+            and {{ rows }}.{{ at_column }} >= stores.valid_from
+            and {{ rows }}.{{ at_column }} < stores.valid_to
+{%- endmacro %}
 
 {#- The instant a UTC day starts (whatever the session's time zone). -#}
 {% macro utc_midnight(day) -%}

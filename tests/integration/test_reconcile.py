@@ -37,6 +37,7 @@ from tillflow.jobs.elt.reconcile.oracle import reconcile
 from tillflow.jobs.elt.reconcile.prices import seeded_history
 from tillflow.jobs.generators import churn, reference_load
 from tillflow.jobs.generators.scans import history_chunks
+from tillflow.jobs.lakehouse.days import day_range
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
@@ -192,7 +193,7 @@ def test_serving_equals_the_oracle_in_every_sample_during_builds_and_a_failed_on
     # When a run fails part way (facts rebuilt, marts skipped), then each of those days is built
     # again (`reconcile --rebuild` builds every day of the window), with the serving view
     # compared with the oracle four times a second all along
-    build_days = watch.utc_days(days[0].date(), days[1].date() - timedelta(days=1))
+    build_days = day_range(days[0].date(), days[1].date() - timedelta(days=1))
     watched = watch.rebuild_watched(
         warehouse["dbt"], report.expected, report.days, build_days, every=0.25
     )

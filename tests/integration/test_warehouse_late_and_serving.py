@@ -4,7 +4,6 @@ day again after a late scan for it has landed."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +15,7 @@ import pytest
 from tillflow.adapters.warehouse import prepare_warehouse
 from tillflow.config import Settings
 from tillflow.jobs.elt import dbt, fixtures, late_days
+from tillflow.jobs.elt.reconcile import watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -99,56 +99,40 @@ def _serving_totals(dsn: str) -> dict[str, tuple[Any, ...]]:
     return {str(r[0]): tuple(r[1:]) for r in rows}
 
 
-class ServingSampler:
-    """Reads both serving views every 50 ms in a thread, while dbt builds; keeps every error it
-    met and every POS total (lines, quantity, sales) of serving.total_sales that differs from
-    ``expected_pos``, and of serving.daily_sales_summary (both layers summed) too."""
+def _pos_probe(dsn: str, expected: tuple[int, int, Decimal]) -> Any:
+    """For ``watch.Sampler``: the serving views whose POS totals (lines, quantity, sales) differ
+    from ``expected``, serving.total_sales and serving.daily_sales_summary (both layers summed)."""
 
-    def __init__(self, dsn: str, expected_pos: tuple[int, int, Decimal] | None = None) -> None:
-        self.dsn = dsn
-        self.expected_pos = expected_pos
-        self.samples = 0
-        self.errors: list[str] = []
-        self.wrong: list[tuple[str, tuple[Any, ...]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def probe() -> list[tuple[str, tuple[Any, ...]]]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            summary = conn.execute(
+                "select sum(scan_count), sum(total_quantity), sum(total_sales)"
+                " from serving.daily_sales_summary"
+            ).fetchone()
+            total = conn.execute(
+                "select line_count, total_quantity, total_sales"
+                " from serving.total_sales where channel = 'pos'"
+            ).fetchone()
+        return [
+            (view, tuple(got or ()))
+            for view, got in (("daily_sales_summary", summary), ("total_sales", total))
+            if got is None or tuple(got) != expected
+        ]
 
-    def _run(self) -> None:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            while not self._stop.wait(0.05):
-                try:
-                    summary = conn.execute(
-                        "select sum(scan_count), sum(total_quantity), sum(total_sales)"
-                        " from serving.daily_sales_summary"
-                    ).fetchone()
-                    total = conn.execute(
-                        "select line_count, total_quantity, total_sales"
-                        " from serving.total_sales where channel = 'pos'"
-                    ).fetchone()
-                    self.samples += 1
-                except psycopg.Error as exc:
-                    self.errors.append(str(exc).splitlines()[0])
-                    continue
-                if self.expected_pos is None:
-                    continue
-                for view, got in (("daily_sales_summary", summary), ("total_sales", total)):
-                    if got is None or tuple(got) != self.expected_pos:
-                        self.wrong.append((view, tuple(got or ())))
+    return probe
 
-    def __enter__(self) -> ServingSampler:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+def serving_sampler(dsn: str, expected: tuple[int, int, Decimal]) -> watch.Sampler:
+    """Reads both serving views every 50 ms in a thread while dbt builds."""
+    return watch.Sampler(_pos_probe(dsn, expected), every=0.05)
 
-    def assert_exact(self) -> None:
-        assert self.samples > 10 and self.errors == [], self.errors[:3]
-        assert self.wrong == [], (
-            f"{len(self.wrong)} of {self.samples} samples differ from {self.expected_pos}: "
-            f"{self.wrong[:3]}"
-        )
+
+def assert_exact(sampler: watch.Sampler) -> None:
+    report = sampler.report
+    assert report.samples > 10 and report.errors == [], report.errors[:3]
+    assert report.differing == [], (
+        f"{len(report.differing)} of {report.samples} samples differ: {report.first_difference[:3]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -215,12 +199,12 @@ def test_a_late_scan_is_counted_in_its_own_day_when_that_day_is_run_again(
     assert found[0].reason.startswith("events arrived since its build")
     assert found[1].reason == "never built"
     # When that day is run again, with readers of the serving views all along
-    with ServingSampler(dsn, expected) as sampler:
+    with serving_sampler(dsn, expected) as sampler:
         dbt.build_interval(dsn, *DAY)
     # Then no reader ever found a serving view missing (dbt's views are replaced in place), nor
     # a total that counted the late scan twice or not at all (the batch ledger moves with the
     # marts, in their transactions)
-    sampler.assert_exact()
+    assert_exact(sampler)
     # Then the late scan is a sale of its own day, once, at the price valid at its scan time
     after_fact = _one(dsn, fact_day, DAY[0].date())
     assert after_fact == (before_fact[0] + 1, before_fact[1] + LATE_QTY)
@@ -264,22 +248,22 @@ def test_a_late_void_and_a_run_that_failed_part_way_keep_serving_exact(
     variables = {
         **dbt.interval_vars(*DAY),
         "arrivals_through": late_days.arrival_cutoff(dsn).isoformat(),
-        "unknown_item_share_max": "-1",
+        **watch.FAILING_VARS,
     }
     mart_sales = "select sum(total_sales) from marts.daily_sales_summary"
     mart_before = _one(dsn, mart_sales)
-    with ServingSampler(dsn, expected) as sampler:
+    with serving_sampler(dsn, expected) as sampler:
         failed = dbt.run_dbt(["build"], dsn, variables, check=False)
     assert not failed.ok and "fct_sales_unknown_item_share" in failed.output
     assert _one(dsn, "select count(*) from core.fct_sales where scan_id = %s", scan[0]) == (0,)
     assert _one(dsn, mart_sales) == mart_before  # the marts still hold the voided scan
     # Then the serving views were exact all along, and are after the failed run
-    sampler.assert_exact()
+    assert_exact(sampler)
     assert _serving_totals(dsn)["pos"][:3] == expected
     # And a run that succeeds leaves them exact, the void now in the marts
-    with ServingSampler(dsn, expected) as sampler:
+    with serving_sampler(dsn, expected) as sampler:
         dbt.build_interval(dsn, *DAY)
-    sampler.assert_exact()
+    assert_exact(sampler)
     assert _serving_totals(dsn)["pos"][:3] == expected
 
 

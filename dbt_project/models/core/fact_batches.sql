@@ -3,7 +3,6 @@
         materialized='incremental',
         incremental_strategy='append',
         full_refresh=false,
-        unique_key=['fact', 'sale_date'],
         indexes=[{'columns': ['fact', 'sale_date'], 'unique': true}],
     )
 }}

@@ -4,7 +4,7 @@
         incremental_strategy='replace_interval',
         interval_column='scanned_at',
         partitioned_by_day=true,
-        pre_hook=before_begin('{{ create_interval_partitions() }}'),
+        pre_hook=outside_transaction('{{ create_interval_partitions() }}'),
         post_hook="{{ record_fact_batches(source('pos', 'pos_scans'), 'scanned_at') }}",
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['scanned_at']}, {'columns': ['scan_id']}],

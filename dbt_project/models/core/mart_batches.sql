@@ -3,7 +3,6 @@
         materialized='incremental',
         incremental_strategy='append',
         full_refresh=false,
-        unique_key=['mart', 'fact', 'business_date', 'sale_date'],
         indexes=[
             {'columns': ['mart', 'fact', 'business_date', 'sale_date'], 'unique': true},
         ],

@@ -7,7 +7,7 @@
         interval_column_is_business_date=true,
         partitioned_by_day=true,
         pre_hook=[
-            before_begin('{{ create_interval_partitions() }}'),
+            outside_transaction('{{ create_interval_partitions() }}'),
             "{{ lock_facts(['fct_sales']) }}",
         ],
         post_hook="{{ record_mart_batches(['fct_sales']) }}",

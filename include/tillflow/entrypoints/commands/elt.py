@@ -109,22 +109,20 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     )
     watched = None
     if args.rebuild and report.days:
-        from tillflow.jobs.elt import dbt, late_days
         from tillflow.jobs.elt.reconcile.oracle import compare_warehouse
-        from tillflow.jobs.elt.reconcile.watch import rebuild_watched, utc_days
+        from tillflow.jobs.elt.reconcile.watch import build_once, has_serving_view, rebuild_watched
+        from tillflow.jobs.lakehouse.days import day_range
 
         first, last = date.fromisoformat(report.days[0]), date.fromisoformat(report.days[-1])
         dsn = _dbt_dsn(settings, args.database)
-        if not _has_relation(dsn, dict(compare.RELATIONS)["serving"]):
-            # Nothing to watch before the first build: the window's days are built once first.
+        if not has_serving_view(dsn):
             print(f"reconcile: no serving view yet: building {first} .. {last + timedelta(1)}")
-            start = late_days.midnight(first)
-            dbt.build_interval(dsn, start, late_days.midnight(last) + timedelta(days=2))
+            build_once(dsn, first, last + timedelta(days=1))
         watched = rebuild_watched(
             dsn,
             report.expected,
             report.days,
-            utc_days(first, last + timedelta(days=1)),
+            day_range(first, last + timedelta(days=1)),
             every=args.sample_seconds,
         )
         report.differences = compare_warehouse(dsn, report.expected, report.days)
@@ -154,14 +152,6 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join(compare.table(report.differences)))
     print(f"reconcile: FAILED, {len(report.differences)} differences")
     return 1
-
-
-def _has_relation(dsn: str, relation: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("select to_regclass(%s)", (relation,)).fetchone()
-    return row is not None and row[0] is not None
 
 
 def register(tree: CommandTree) -> None:

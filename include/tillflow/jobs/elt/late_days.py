@@ -89,66 +89,53 @@ order by built.day
 # before the new cutoff too, and the serving views' speed side (which reads the arrivals since
 # the oldest cutoff it covers) reads one day of arrivals, not every day since a day's first build.
 # One pass over the arrivals since the oldest such cutoff (BRIN on ingested_at): the latest
-# arrival per UTC day. A scan entry is clean when neither its day nor the next (its voids) got
-# a row after its cutoff; an order entry when its day did not.
-ADVANCE_SQL = """
-with entries as (
-    select fact, sale_date, arrivals_through from core.fact_batches
-    where sale_date >= %(first)s and arrivals_through < %(cutoff)s
-    union all
-    select fact, sale_date, arrivals_through from core.mart_batches
-    where sale_date >= %(first)s and arrivals_through < %(cutoff)s
-),
-since as (
-    select coalesce(min(arrivals_through), %(cutoff)s) as t from entries
+# arrival per fact and UTC day; an entry is clean when that is before its cutoff.
+_LEDGERS = ("fact_batches", "mart_batches")
+
+# Moves one ledger's clean entries (a data-modifying CTE per ledger table, one statement).
+_MOVE = """
+moved_{table} as (
+    update core.{table} as e set arrivals_through = %(cutoff)s
+    where e.sale_date >= %(first)s and e.arrivals_through < %(cutoff)s
+        and not exists (
+            select 1 from latest as l
+            where l.fact = e.fact and l.day = e.sale_date and l.at >= e.arrivals_through
+        )
+    returning 1
+)"""
+
+ADVANCE_SQL = (
+    """
+with since as (
+    select least(%(cutoff)s, """
+    + ", ".join(
+        f"(select min(arrivals_through) from core.{t} where sale_date >= %(first)s)"
+        for t in _LEDGERS
+    )
+    + """) as t
 ),
 scan_arrivals as (
-    select (scanned_at at time zone 'UTC')::date as day, max(ingested_at) as latest
+    select (scanned_at at time zone 'UTC')::date as day, max(ingested_at) as at
     from raw.pos_scans
     where ingested_at >= (select t from since) and ingested_at < %(cutoff)s
     group by 1
 ),
-order_arrivals as (
-    select (ordered_at at time zone 'UTC')::date as day, max(ingested_at) as latest
+-- Per fact and UTC day, the latest arrival its builds would hold: a scan day's own rows and the
+-- next day's (its voids); an order day's own events.
+latest as (
+    select 'fct_sales' as fact, day, max(at) as at
+    from (select day, at from scan_arrivals union all select day - 1, at from scan_arrivals) as d
+    group by day
+    union all
+    select 'fct_order_lines', (ordered_at at time zone 'UTC')::date, max(ingested_at)
     from raw.orders
     where ingested_at >= (select t from since) and ingested_at < %(cutoff)s
-    group by 1
-),
-dirty as (
-    select distinct e.fact, e.sale_date, e.arrivals_through
-    from entries as e
-    where exists (
-        select 1 from scan_arrivals as a
-        where e.fact = 'fct_sales' and a.day in (e.sale_date, e.sale_date + 1)
-            and a.latest >= e.arrivals_through
-    ) or exists (
-        select 1 from order_arrivals as a
-        where e.fact = 'fct_order_lines' and a.day = e.sale_date
-            and a.latest >= e.arrivals_through
-    )
-),
-facts as (
-    update core.fact_batches as f set arrivals_through = %(cutoff)s
-    where f.sale_date >= %(first)s and f.arrivals_through < %(cutoff)s
-        and not exists (
-            select 1 from dirty as d
-            where d.fact = f.fact and d.sale_date = f.sale_date
-                and d.arrivals_through = f.arrivals_through
-        )
-    returning 1
-),
-marts as (
-    update core.mart_batches as m set arrivals_through = %(cutoff)s
-    where m.sale_date >= %(first)s and m.arrivals_through < %(cutoff)s
-        and not exists (
-            select 1 from dirty as d
-            where d.fact = m.fact and d.sale_date = m.sale_date
-                and d.arrivals_through = m.arrivals_through
-        )
-    returning 1
+    group by 2
+),"""
+    + ",".join(_MOVE.format(table=t) for t in _LEDGERS)
+    + "\nselect "
+    + ", ".join(f"(select count(*) from moved_{t})" for t in _LEDGERS)
 )
-select (select count(*) from facts), (select count(*) from marts)
-"""
 
 MIN_CUTOFF_SQL = """
 select min((to_jsonb(b) ->> 'arrivals_through')::timestamptz) from core.batch_intervals as b

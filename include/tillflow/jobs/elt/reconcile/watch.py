@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from tillflow.jobs.elt.reconcile import compare
 
 #: A dbt var that makes the facts' unknown-item test fail: any share is above it.
 FAILING_VARS = {"unknown_item_share_max": "-1"}
+SERVING_RELATION = dict(compare.RELATIONS)["serving"]
 
 
 @dataclass
@@ -28,42 +30,36 @@ class WatchReport:
     differing: list[tuple[float, int]] = field(default_factory=list)  # (second, differences)
     errors: list[str] = field(default_factory=list)
     runs: list[tuple[str, bool, float]] = field(default_factory=list)  # (day, ok, seconds)
-    first_difference: list[compare.Difference] = field(default_factory=list)
+    first_difference: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.samples > 0 and not self.differing and not self.errors
 
 
-class ServingWatch:
-    """Compares the serving view with ``expected`` on ``days`` every ``every`` seconds."""
+class Sampler:
+    """Calls ``probe`` every ``every`` seconds in a thread while the block runs. ``probe``
+    returns what differs from the expected (empty: exact); a query that fails (a view missing)
+    is an error. Both are kept in ``report``."""
 
-    def __init__(
-        self,
-        dsn: str,
-        expected: dict[compare.Key, compare.Sums],
-        days: Sequence[str],
-        every: float = 1.0,
-    ) -> None:
-        self.dsn, self.expected, self.days, self.every = dsn, expected, list(days), every
+    def __init__(self, probe: Callable[[], Sequence[Any]], every: float = 1.0) -> None:
+        self.probe, self.every = probe, every
         self.report = WatchReport()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="serving-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="serving-sampler", daemon=True)
         self._t0 = time.monotonic()
 
     def _sample(self) -> None:
-        relation = dict(compare.RELATIONS)["serving"]
         try:
-            actual = compare.read_sums(self.dsn, relation, self.days[0], self.days[-1])
+            diffs = self.probe()
         except Exception as exc:  # a missing view or a failed query is what this looks for
             self.report.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
             return
-        diffs = compare.differences("serving", self.expected, actual, set(self.days))
         self.report.samples += 1
         if diffs:
             self.report.differing.append((round(time.monotonic() - self._t0, 1), len(diffs)))
             if not self.report.first_difference:
-                self.report.first_difference = diffs[:5]
+                self.report.first_difference = list(diffs[:5])
 
     def _run(self) -> None:
         while True:
@@ -72,7 +68,7 @@ class ServingWatch:
             if self._stop.wait(max(0.0, self.every - (time.monotonic() - started))):
                 return
 
-    def __enter__(self) -> ServingWatch:
+    def __enter__(self) -> Sampler:
         self._thread.start()
         return self
 
@@ -81,8 +77,31 @@ class ServingWatch:
         self._thread.join(timeout=120)
 
 
-def utc_days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+def serving_probe(
+    dsn: str, expected: dict[compare.Key, compare.Sums], days: Sequence[str]
+) -> Callable[[], list[compare.Difference]]:
+    """The serving view's differences from the oracle's sums on ``days``, read now."""
+
+    def probe() -> list[compare.Difference]:
+        actual = compare.read_sums(dsn, SERVING_RELATION, days[0], days[-1])
+        return compare.differences("serving", expected, actual, set(days))
+
+    return probe
+
+
+def has_serving_view(dsn: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("select to_regclass(%s)", (SERVING_RELATION,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def build_once(dsn: str, first: date, last: date) -> None:
+    """One build of the UTC days ``first`` .. ``last`` (nothing to watch before a first one)."""
+    from tillflow.jobs.elt import dbt, late_days
+
+    dbt.build_interval(dsn, late_days.midnight(first), late_days.midnight(last) + timedelta(days=1))
 
 
 def rebuild_watched(
@@ -101,7 +120,7 @@ def rebuild_watched(
     for (_, iso_day), sums in expected.items():
         scans[iso_day] = scans.get(iso_day, 0) + sums[0]
     fail_day = max(build_days, key=lambda d: scans.get(d.isoformat(), 0))
-    with ServingWatch(dsn, expected, compared_days, every) as watch:
+    with Sampler(serving_probe(dsn, expected, compared_days), every) as watch:
         first = late_days.midnight(fail_day)
         variables = {
             **dbt.interval_vars(first, first + timedelta(days=1)),
