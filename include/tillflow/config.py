@@ -85,6 +85,17 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_positive(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 def _env_flag(name: str) -> bool:
     return _env(name, "0").lower() in {"1", "true", "yes", "on"}
 
@@ -465,6 +476,8 @@ class Settings:
     #: ``TILLFLOW_PG_MAX_SLOT_WAL_KEEP``, default 16GB; -1 unbounded): past it the server
     #: invalidates the slot instead of filling the disk, and CDC snapshots again.
     max_slot_wal_keep: str = "16GB"
+    #: Seconds between the supervisor's looks at the stack (``TILLFLOW_SUPERVISE_INTERVAL``).
+    supervise_interval: float = 2.0
     topics: Topics = field(default_factory=Topics)
     superset: SupersetSettings = field(default_factory=SupersetSettings.from_env)
     #: The Iceberg lakehouse (``TILLFLOW_LAKEHOUSE_*``).
@@ -528,5 +541,6 @@ class Settings:
             dbt_docs_dir=Path(_env("TILLFLOW_DBT_DOCS_DIR", str(home / "dbt_docs"))),
             wal_warn_gb=float(_env("TILLFLOW_WAL_WARN_GB", "4")),
             max_slot_wal_keep=wal_keep_size(_env("TILLFLOW_PG_MAX_SLOT_WAL_KEEP", "16GB")),
+            supervise_interval=_env_positive("TILLFLOW_SUPERVISE_INTERVAL", 2.0),
             lakehouse=LakehouseSettings.from_env(home),
         )

@@ -2,7 +2,8 @@
 
 tillflow up [SERVICE ...]      start the local stack (idempotent)
 tillflow down [SERVICE ...]    stop what `up` started
-tillflow status                each service, its address and state
+tillflow status                each service, its address, state and restarts
+tillflow supervise             restart what dies (`up` runs it as the service `supervisor`)
 tillflow logs SERVICE [-n N]   the tail of a service's log
 tillflow demo                  the pipeline end to end through Airflow DAG runs
 tillflow airflow ARGS...       any `airflow` command with the stack's configuration
@@ -43,9 +44,16 @@ def _cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     rows = manager.status(settings, args.services)
-    print(f"{'SERVICE':<22} {'STATE':<12} {'PID':>8}  ADDRESS")
+    print(f"{'SERVICE':<22} {'STATE':<12} {'PID':>8} {'RESTARTS':>8}  ADDRESS")
     for row in rows:
-        print(f"{row.name:<22} {row.state:<12} {row.pid or '-':>8}  {row.address}")
+        print(
+            f"{row.name:<22} {row.state:<12} {row.pid or '-':>8} {row.restarts:>8}  {row.address}"
+        )
+    exits = [row for row in rows if row.last_exit]
+    if exits:
+        print("\nlast exits (the supervisor, run/supervisor.json)")
+        for row in exits:
+            print(f"  {row.name:<20} {row.last_exit}")
     if not args.services and any(r.name == "postgres" and r.state in _UP for r in rows):
         from tillflow.entrypoints.commands.ingest import status_lines
 
@@ -88,6 +96,18 @@ def _cmd_logs(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     argv = ["tail", "-n", str(args.lines)] + (["-f"] if args.follow else []) + [str(log)]
     return subprocess.call(argv)
+
+
+def _cmd_supervise(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from tillflow.runtime import supervisor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    services = [s for s in all_services(settings) if s.name != "supervisor"]
+    interval = args.interval or settings.supervise_interval
+    supervisor.run(supervisor.Supervisor(services, settings.run_dir), interval)
+    return 0
 
 
 def _cmd_airflow(args: argparse.Namespace, settings: Settings) -> int:
@@ -135,6 +155,18 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="stop exactly what `up` started")
     p.add_argument("services", nargs="*", help=f"only these services ({names})")
     p.set_defaults(func=_cmd_down)
+
+    p = sub.add_parser(
+        "supervise",
+        help="restart the stack's services that die, with backoff (`up` starts it as a service)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between looks (default TILLFLOW_SUPERVISE_INTERVAL, 2)",
+    )
+    p.set_defaults(func=_cmd_supervise)
 
     p = sub.add_parser("status", help="each service of the stack, its address and state")
     p.add_argument("services", nargs="*", help=f"only these services ({names})")

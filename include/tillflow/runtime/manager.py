@@ -9,11 +9,12 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from tillflow.adapters.warehouse import ensure_databases
 from tillflow.config import Settings
 from tillflow.jobs.housekeeping.logs import rotate_folder
-from tillflow.runtime import process
+from tillflow.runtime import process, supervisor
 from tillflow.runtime.registry import all_services
 from tillflow.runtime.services import Service, ServiceStatus
 
@@ -65,6 +66,7 @@ def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = prin
                     )
                 echo(f"  {service.name:<22} external   {service.address}")
             elif service.running() and service.healthy():
+                supervisor.mark_wanted(settings.run_dir, service.name, True)
                 echo(f"  {service.name:<22} running    {service.address} (unchanged)")
             else:
                 if service.running():
@@ -82,6 +84,8 @@ def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = prin
                 alive=service.running,
             )
             started.append(service.name)
+            # From now on the supervisor restarts it should it die (until `down` names it).
+            supervisor.mark_wanted(settings.run_dir, service.name, True)
             echo(
                 f"  {service.name:<22} started    {service.address} ({time.monotonic() - t0:.1f}s)"
             )
@@ -95,6 +99,7 @@ def down(settings: Settings, names: Iterable[str] | None = None, echo: Echo = pr
     for service in reversed(_selected(settings, names)):
         if service.external:
             continue
+        supervisor.mark_wanted(settings.run_dir, service.name, False)
         if service.stop():
             stopped.append(service.name)
             echo(f"  {service.name:<22} stopped")
@@ -104,4 +109,26 @@ def down(settings: Settings, names: Iterable[str] | None = None, echo: Echo = pr
 
 
 def status(settings: Settings, names: Iterable[str] | None = None) -> list[ServiceStatus]:
-    return [service.status() for service in _selected(settings, names)]
+    """Each service's state, with what the supervisor recorded of it (restarts, last exit)."""
+    records = supervisor.read_state(settings.run_dir).get("services", {})
+    rows = []
+    for service in _selected(settings, names):
+        row = service.status()
+        rec = records.get(service.name) or {}
+        if rec.get("restarts") or rec.get("last_exit"):
+            row = replace(row, restarts=int(rec.get("restarts") or 0), last_exit=_last_exit(rec))
+        rows.append(row)
+    return rows
+
+
+def _last_exit(rec: dict[str, object]) -> str | None:
+    reason, at = rec.get("last_exit"), rec.get("last_exit_at")
+    if not reason:
+        return None
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(str(at)))) if at else "?"
+    line = f"{when}: {reason}"
+    if rec.get("next_try_at"):
+        line += f" (next restart at {time.strftime('%H:%M:%S', time.localtime(float(str(rec['next_try_at']))))})"
+    if rec.get("last_error"):
+        line += f"; last restart failed: {rec['last_error']}"
+    return line

@@ -111,7 +111,35 @@ def spawn(
             start_new_session=True,
         )
     write_pid_file(pid_file, proc.pid)
+    # Kept so that a long-lived parent (the supervisor) can read how its child ended: a Popen
+    # dropped while its child runs is reaped by the next Popen, and its exit status lost.
+    _CHILDREN[proc.pid] = proc
     return proc.pid
+
+
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def exit_status(pid: int) -> int | None:
+    """How a child this process spawned ended (``Popen.returncode``: negative for a signal), or
+    None when it still runs or was not spawned here (its parent was another process)."""
+    proc = _CHILDREN.get(pid)
+    if proc is None or proc.poll() is None:
+        return None
+    del _CHILDREN[pid]
+    return proc.returncode
+
+
+def describe_exit(code: int | None) -> str:
+    """``exit code 1`` / ``killed by SIGKILL`` / ``exit status unknown``."""
+    if code is None:
+        return "exit status unknown (not started by the supervisor)"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def stop_pid_file(pid_file: Path, timeout: float = 20.0) -> bool:

@@ -14,6 +14,7 @@ from tillflow.runtime.managed.cdc import cdc
 from tillflow.runtime.managed.orders_api import orders_api
 from tillflow.runtime.managed.suggestions import SuggestionService
 from tillflow.runtime.managed.superset import superset
+from tillflow.runtime.managed.supervision import supervisor
 from tillflow.runtime.services import AirflowComponent, Kafka, Postgres, Redis, Service
 
 APP_SERVICES: list[Callable[[Settings], Service]] = [
@@ -39,4 +40,5 @@ def all_services(settings: Settings) -> list[Service]:
         AirflowComponent(settings, "dag-processor", "dag_processor"),
         AirflowComponent(settings, "triggerer", "triggerer"),
         *app_services(settings),
+        supervisor(settings),  # last: it restarts what `up` brought up and dies later
     ]

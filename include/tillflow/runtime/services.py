@@ -55,6 +55,8 @@ class ServiceStatus:
     address: str
     state: str  # running | stopped | external | unhealthy
     pid: int | None = None
+    restarts: int = 0  # by the supervisor, since it started
+    last_exit: str | None = None  # the supervisor's last exit reason, with its time
 
 
 class Service(ABC):
@@ -67,6 +69,9 @@ class Service(ABC):
     #: Start order: services of one phase start together once the earlier phases are healthy
     #: (0 database, 1 broker and cache, 2 Airflow, 3 the platform's own processes).
     phase: int = 3
+    #: The supervisor stops and starts a live process unhealthy for this many seconds (None:
+    #: only a dead process is restarted, e.g. Airflow's components, whose health is the API's).
+    restart_unhealthy_after: float | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -334,7 +334,10 @@ class SuggestionService:
             while not self.stop_event.is_set():
                 if self.updater.error is not None:
                     raise RuntimeError("cache updater died") from self.updater.error
-                self.heartbeat.beat(self.counters())
+                # The oldest batch still in the writer's hands: a writer stuck on its database
+                # or broker leaves it growing while this loop (and the heartbeat) goes on.
+                stuck = time.time() - in_flight[0].consumed_at if in_flight else 0.0
+                self.heartbeat.beat({**self.counters(), "oldest_in_flight_s": round(stuck, 1)})
                 if time.monotonic() - last_log > 30:
                     last_log = time.monotonic()
                     log.info("counters %s", self.counters())

@@ -22,6 +22,7 @@ class Cdc(Service):
     port_setting = "TILLFLOW_PG_PORT"
     external_setting = "TILLFLOW_CDC_EXTERNAL"
     health_timeout = 120.0  # JVM start plus, on the first start, a snapshot of the tables
+    restart_unhealthy_after = 120.0  # alive but not streaming its slot
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -25,6 +25,7 @@ class Ingest(Service):
     port_setting = "TILLFLOW_KAFKA_PORT"
     external_setting = "TILLFLOW_INGEST_EXTERNAL"
     health_timeout = 180.0  # a Spark session and the first micro-batch
+    restart_unhealthy_after = 120.0
 
     def endpoint(self) -> Endpoint:
         return Bound(

@@ -20,6 +20,7 @@ class OrdersApi(Service):
     port_setting = "TILLFLOW_API_PORT"
     external_setting = "TILLFLOW_API_EXTERNAL"
     health_timeout = 60.0
+    restart_unhealthy_after = 60.0
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -18,6 +18,8 @@ from tillflow.runtime.services import Bound, Endpoint, Service
 
 #: A heartbeat older than this many seconds means unhealthy.
 STALE_AFTER = 10.0
+#: A batch the writer has held this long means a stuck service, however fresh its heartbeat.
+STUCK_AFTER = 30.0
 
 
 class SuggestionService(Service):
@@ -26,6 +28,7 @@ class SuggestionService(Service):
     port_setting = "-"
     external_setting = "TILLFLOW_SUGGESTIONS_EXTERNAL"
     health_timeout = 60.0
+    restart_unhealthy_after = 60.0  # a stale heartbeat or a batch stuck in flight
 
     def endpoint(self) -> Endpoint:
         return Bound(
@@ -46,6 +49,8 @@ class SuggestionService(Service):
     def healthy(self) -> bool:
         beat = read_heartbeat(self.heartbeat_file)
         if beat is None or time.time() - float(beat.get("ts", 0)) > STALE_AFTER:
+            return False
+        if float(beat.get("oldest_in_flight_s") or 0) > STUCK_AFTER:
             return False
         return self.external or process.pid_alive(int(beat.get("pid", 0)))
 
