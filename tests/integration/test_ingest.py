@@ -194,7 +194,8 @@ def test_poison_records_are_dead_letters_and_the_rest_lands(
         )
         assert count(
             warehouse,
-            "select sum(next_offset) from ops.ingest_offsets where job = %s and kafka_topic = %s",
+            "select sum(ops.broker_offset(next_offset)) from ops.ingest_offsets"
+            " where job = %s and kafka_topic = %s",
             job,
             scans_topic,
         ) == len(scan_records)

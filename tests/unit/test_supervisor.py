@@ -28,6 +28,7 @@ class FakeService:
         self.fail_start = False
         self.starts = 0
         self.stops = 0
+        self.readied = 0
         self._pid = 100
 
     def pid(self) -> int | None:
@@ -45,6 +46,9 @@ class FakeService:
         self.starts += 1
         self._pid += 1
         self.alive = True
+
+    def on_ready(self) -> None:
+        self.readied += 1
 
     def stop(self) -> bool:
         self.stops += 1
@@ -84,6 +88,10 @@ def test_a_dead_service_restarts_after_its_backoff_and_a_crash_loop_waits_longer
     clock.now += 1
     sup.tick()
     assert svc.starts == 1 and sup.records["kafka"].restarts == 1
+    sup.tick()
+    assert svc.readied == 1  # healthy again: its on-ready step (the broker's topics) ran once
+    sup.tick()
+    assert svc.readied == 1
     # dies again at once: 2 s now, then 4 s
     svc.alive = False
     clock.now += 1

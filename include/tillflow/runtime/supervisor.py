@@ -70,6 +70,7 @@ class Record:
     next_try_at: float | None = None
     last_error: str | None = None  # why the last restart attempt failed
     pid: int | None = None
+    restarted: bool = False  # started by the supervisor, not healthy since
     up_since: float | None = None
     unhealthy_since: float | None = None
 
@@ -112,6 +113,9 @@ class Supervisor:
                 rec.pid, rec.up_since, rec.unhealthy_since = pid, now, None
             if service.healthy():
                 rec.unhealthy_since = None
+                if rec.restarted:  # first healthy look since the supervisor started it
+                    service.on_ready()  # raises: tried again at the next look
+                    rec.restarted = False
                 if rec.failures and rec.up_since is not None and now - rec.up_since > STABLE_AFTER:
                     rec.failures = 0
                 return True
@@ -157,6 +161,7 @@ class Supervisor:
             log.warning("%s: restart failed (%s)", service.name, rec.last_error)
             return
         rec.restarts += 1
+        rec.restarted = True
         rec.last_restart_at = now
         rec.next_try_at = rec.last_error = None
         rec.pid, rec.up_since = service.pid(), now

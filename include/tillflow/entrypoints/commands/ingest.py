@@ -47,6 +47,11 @@ def status_lines(settings: Settings, limit: int = 5) -> list[str]:
                 " where rn <= %s order by job, stream, batch_id desc",
                 (limit,),
             ).fetchall()
+            epochs, current, lost = conn.execute(
+                "select count(*), max(epoch),"
+                " (select coalesce(sum(records), 0) from ops.ingest_losses)"
+                " from ops.broker_epochs"
+            ).fetchone() or (0, None, 0)
     except psycopg.Error as exc:
         return [f"ingestion status unavailable: {str(exc).strip()[:200]}"]
     for job, stream, batch, landed, dead, lag, ms, finished in rows:
@@ -55,6 +60,11 @@ def status_lines(settings: Settings, limit: int = 5) -> list[str]:
         lines.append(
             f"{name[:36]:<36} {batch:>7} {landed:>9,} {dead:>6,} {lag_s:>9} {ms:>7.0f}  "
             f"{finished:%Y-%m-%d %H:%M:%S}"
+        )
+    if epochs:
+        lines.append(
+            f"broker incarnations seen: {epochs} (now epoch {current}); records a broker held"
+            f" that ingestion never read before it went away: {lost:,} (ops.ingest_losses)"
         )
     return lines
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from tillflow.adapters import kafka
 from tillflow.adapters.kafka_profiles import RANGE_READER
 from tillflow.config import KafkaConnection
+from tillflow.domain.events.coordinates import broker_offset, virtual
 from tillflow.domain.events.records import TimeWindow, kafka_arrow_schema
-from tillflow.jobs.ingest import pipeline
+from tillflow.jobs.ingest import epochs, pipeline
 from tillflow.jobs.ingest.sink import Sink, committed_offsets
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ class PlainResult:
     seconds: float = 0.0
 
 
-def _table(msgs: list[Any]) -> pa.Table:
+def _table(msgs: list[Any], base: int = 0) -> pa.Table:
+    """The messages as a Kafka record table; ``base``: their epoch's first virtual offset."""
     import numpy as np
     import pyarrow as pa
 
@@ -43,7 +45,7 @@ def _table(msgs: list[Any]) -> pa.Table:
             pa.array([m.value() for m in msgs], pa.binary()),
             pa.array([m.topic() for m in msgs], pa.string()),
             pa.array([m.partition() for m in msgs], pa.int32()),
-            pa.array([m.offset() for m in msgs], pa.int64()),
+            pa.array([base + m.offset() for m in msgs], pa.int64()),
             pa.array(
                 np.asarray([m.timestamp()[1] for m in msgs], np.int64) * 1000,
                 pa.timestamp("us", tz="UTC"),
@@ -74,9 +76,12 @@ def run(
 
     consumer = kafka.reader(connection, RANGE_READER)
     meta = consumer.list_topics(timeout=10)
-    committed = committed_offsets(dsn, job)
+    cluster = kafka.cluster_id(consumer)
+    epoch = epochs.epoch_for(dsn, cluster)
+    base = virtual(epoch, 0)
+    committed = epochs.settle(dsn, job, epoch, committed_offsets(dsn, job), topics)
     assignment = [
-        TopicPartition(t, p, committed.get((t, p), 0))
+        TopicPartition(t, p, broker_offset(committed.get((t, p), base)))
         for t in topics
         for p in sorted(meta.topics[t].partitions)
     ]
@@ -95,7 +100,9 @@ def run(
                 buf.extend(m for m in msgs if m.error() is None)
             if buf:
                 last_data = time.monotonic()
-                s = pipeline.process(sink, _table(buf), window, kinds)
+                if kafka.cluster_id(consumer) != cluster:  # read from another incarnation
+                    raise RuntimeError("the broker restarted during the run; run it again")
+                s = pipeline.process(sink, _table(buf, base), window, kinds)
                 result.records += s.records
                 result.landed += s.landed
                 result.dead_letters += s.dead_letters
