@@ -3,7 +3,10 @@ process is never signalled (real short-lived `sleep` processes, no services)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +65,38 @@ def test_a_dead_or_garbled_pid_file_names_nothing(tmp_path: Path) -> None:
     for text in ("", "abc\n", "999999999 1\n"):
         pid_file.write_text(text)
         assert process.read_pid(pid_file) is None
+
+
+def test_a_killed_leaders_children_are_killed_as_leftovers_and_its_status_is_read(
+    tmp_path: Path,
+) -> None:
+    # Given a spawned leader with a child of its own (as the scheduler has its workers)
+    pid = process.spawn(
+        ["sh", "-c", "sleep 30 & wait"], pid_file=tmp_path / "p.pid", log_file=tmp_path / "p.log"
+    )
+    deadline = time.monotonic() + 5
+    while not process._group_alive(pid) or _members(pid) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # When the leader is killed with SIGKILL
+    os.kill(pid, signal.SIGKILL)
+    while process.exit_status(pid) is None:
+        assert time.monotonic() < deadline + 5
+        time.sleep(0.05)
+    # Then its child is still there, until the leftovers are killed
+    assert _members(pid) == 1
+    assert process.kill_leftovers(pid) is True
+    deadline = time.monotonic() + 5
+    while process._group_alive(pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert process.kill_leftovers(pid) is False
+    assert process.describe_exit(-signal.SIGKILL) == "killed by SIGKILL"
+
+
+def _members(pgid: int) -> int:
+    return sum(
+        1
+        for f in process.proc_stats()
+        if f[process.STAT_STATE] != "Z" and int(f[process.STAT_PGRP]) == pgid
+    )

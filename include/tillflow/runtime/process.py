@@ -159,6 +159,17 @@ def stop_pid_file(pid_file: Path, timeout: float = 20.0) -> bool:
     return True
 
 
+def kill_leftovers(pgid: int) -> bool:
+    """SIGKILL what is left of the process group of a leader that died (a scheduler killed with
+    SIGKILL leaves its executor workers and log server behind, in its group). Linux never hands
+    out a pid still in use as a group id, so ``pgid`` names only that group. True if any was."""
+    if not _group_alive(pgid):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    return True
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)

@@ -132,7 +132,10 @@ class Supervisor:
         elif rec.pid is not None or rec.next_try_at is None:
             # Gone since the last look (or found gone at the supervisor's first look).
             code = process.exit_status(rec.pid) if rec.pid is not None else None
-            self._died(service, rec, self._reason(service, code), now)
+            reason = self._reason(service, code)
+            if rec.pid is not None and process.kill_leftovers(rec.pid):
+                reason += "; its leftover child processes killed"
+            self._died(service, rec, reason, now)
         if rec.next_try_at is not None and now >= rec.next_try_at:
             self._restart(service, rec, now)
         return False
