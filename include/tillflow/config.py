@@ -478,6 +478,9 @@ class Settings:
     max_slot_wal_keep: str = "16GB"
     #: Seconds between the supervisor's looks at the stack (``TILLFLOW_SUPERVISE_INTERVAL``).
     supervise_interval: float = 2.0
+    #: The local broker's memory budget in MB (``TILLFLOW_KAFKA_MEMORY_BUDGET_MB``): the
+    #: supervisor recycles it before its RSS passes this (``runtime/broker_keeper.py``).
+    kafka_memory_budget_mb: int = 2048
     topics: Topics = field(default_factory=Topics)
     superset: SupersetSettings = field(default_factory=SupersetSettings.from_env)
     #: The Iceberg lakehouse (``TILLFLOW_LAKEHOUSE_*``).
@@ -542,5 +545,6 @@ class Settings:
             wal_warn_gb=float(_env("TILLFLOW_WAL_WARN_GB", "4")),
             max_slot_wal_keep=wal_keep_size(_env("TILLFLOW_PG_MAX_SLOT_WAL_KEEP", "16GB")),
             supervise_interval=_env_positive("TILLFLOW_SUPERVISE_INTERVAL", 2.0),
+            kafka_memory_budget_mb=int(_env_positive("TILLFLOW_KAFKA_MEMORY_BUDGET_MB", 2048)),
             lakehouse=LakehouseSettings.from_env(home),
         )

@@ -73,6 +73,65 @@ def cluster_id(client: Consumer | Producer | AdminClient, timeout: float = 10.0)
     return str(meta.cluster_id)
 
 
+def end_offsets(
+    connection: KafkaConnection, topics: Iterable[str], timeout: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """The end offset of every partition of the existing ``topics``, from fetch responses: this
+    broker answers ListOffsets with the last batch's base offset, so a watcher is assigned just
+    before it and waits for the first fetch response of each partition."""
+    import time
+
+    from confluent_kafka import TopicPartition
+
+    watcher = reader(connection, profiles.TAIL_WATCHER)
+    try:
+        meta = watcher.list_topics(timeout=timeout)
+        tps = [
+            (t, p)
+            for t in topics
+            if (tm := meta.topics.get(t)) is not None and tm.error is None
+            for p in sorted(tm.partitions)
+        ]
+        starts = []
+        for t, p in tps:
+            _, hi = watcher.get_watermark_offsets(TopicPartition(t, p), cached=False, timeout=10)
+            starts.append(TopicPartition(t, p, max(0, hi - 1)))
+        watcher.assign(starts)
+        deadline = time.monotonic() + timeout
+        ends: dict[tuple[str, int], int] = {}
+        while True:
+            ends = {
+                (t, p): watcher.get_watermark_offsets(TopicPartition(t, p), cached=True)[1]
+                for t, p in tps
+            }
+            if all(o >= 0 for o in ends.values()):
+                return ends
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no fetch response within {timeout:.0f}s for {ends}")
+            watcher.consume(10_000, 0.01)
+    finally:
+        watcher.close()
+
+
+def group_committed(
+    connection: KafkaConnection, group: str, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The offsets ``group`` committed for ``partitions`` (0 where none), without joining it."""
+    from confluent_kafka import TopicPartition
+
+    wanted = [TopicPartition(t, p) for t, p in partitions]
+    if not wanted:
+        return {}
+    client = consumer(connection, group)
+    try:
+        return {
+            (tp.topic, tp.partition): max(0, tp.offset)
+            for tp in client.committed(wanted, timeout=10)
+        }
+    finally:
+        client.close()
+
+
 def ensure_topics(
     connection: KafkaConnection,
     topics: Iterable[str] | Mapping[str, int],

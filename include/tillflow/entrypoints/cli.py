@@ -49,6 +49,7 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"{row.name:<22} {row.state:<12} {row.pid or '-':>8} {row.restarts:>8}  {row.address}"
         )
+    _print_broker_memory(settings)
     exits = [row for row in rows if row.last_exit]
     if exits:
         print("\nlast exits (the supervisor, run/supervisor.json)")
@@ -65,6 +66,27 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  not available yet: {str(exc).splitlines()[0]}")
         _print_wal(settings)
     return 0
+
+
+def _print_broker_memory(settings: Settings) -> None:
+    """The local broker against its memory budget, as the supervisor's keeper last saw it."""
+    import time
+
+    from tillflow.adapters.broker_pressure import describe, read_pressure
+    from tillflow.runtime.supervisor import read_state
+
+    broker = read_state(settings.run_dir).get("broker") or {}
+    if not broker.get("budget"):
+        return
+    print(
+        f"\nbroker memory: {int(broker.get('rss', 0)) >> 20} MB of its"
+        f" {int(broker['budget']) >> 20} MB budget (peak {int(broker.get('peak_rss', 0)) >> 20} MB),"
+        f" recycled {broker.get('recycles', 0)}x since the supervisor started"
+    )
+    pressure = read_pressure(settings.run_dir)
+    if pressure is not None:
+        held = time.time() - float(pressure.get("since") or time.time())
+        print(f"  producers held back: {describe(pressure, held)}")
 
 
 def _print_wal(settings: Settings) -> None:
@@ -104,9 +126,15 @@ def _cmd_supervise(args: argparse.Namespace, settings: Settings) -> int:
     from tillflow.runtime import supervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from tillflow.runtime.broker_keeper import BrokerKeeper
+
     services = [s for s in all_services(settings) if s.name != "supervisor"]
     interval = args.interval or settings.supervise_interval
-    supervisor.run(supervisor.Supervisor(services, settings.run_dir), interval)
+    keeper = None
+    if not settings.kafka.external:
+        budget = settings.kafka_memory_budget_mb << 20
+        keeper = BrokerKeeper(settings, {s.name: s for s in services}, budget)
+    supervisor.run(supervisor.Supervisor(services, settings.run_dir, keeper=keeper), interval)
     return 0
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tillflow.runtime import process
+from tillflow.runtime.broker_keeper import BrokerKeeper
 from tillflow.runtime.services import Service
 
 log = logging.getLogger("tillflow.supervisor")
@@ -81,6 +82,8 @@ class Supervisor:
     run_dir: Path
     clock: Callable[[], float] = time.time
     records: dict[str, Record] = field(default_factory=dict)
+    #: Keeps the local broker within its memory budget (None: an external broker, or tests).
+    keeper: BrokerKeeper | None = None
 
     def record(self, name: str) -> Record:
         return self.records.setdefault(name, Record())
@@ -101,6 +104,11 @@ class Supervisor:
             ok = self._look(service)
             if not ok and blocked_from is None:
                 blocked_from = service.phase
+        if self.keeper is not None and blocked_from is None:  # the whole stack is healthy
+            try:
+                self.keeper.tick(s.name for s in self.supervised())
+            except Exception:
+                log.exception("broker keeper failed; it tries again at the next look")
         self.save()
 
     def _look(self, service: Service) -> bool:
@@ -109,7 +117,9 @@ class Supervisor:
         now = self.clock()
         pid = service.pid()
         if pid is not None:
-            if rec.pid != pid:
+            if rec.pid != pid:  # started anew (by `up` or the broker keeper)
+                if rec.pid is not None:
+                    process.exit_status(rec.pid)  # reap it, had this process started it
                 rec.pid, rec.up_since, rec.unhealthy_since = pid, now, None
             if service.healthy():
                 rec.unhealthy_since = None
@@ -175,6 +185,7 @@ class Supervisor:
             "ts": self.clock(),
             "pid": os.getpid(),
             "services": {name: asdict(rec) for name, rec in self.records.items()},
+            "broker": self.keeper.last if self.keeper is not None else None,
         }
         tmp = self.run_dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(body, indent=1))

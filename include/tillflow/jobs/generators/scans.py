@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
+import sys
 import threading
 import time
 import zlib
@@ -18,9 +19,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
-from tillflow.config import KafkaConnection
+from tillflow.adapters.broker_pressure import describe, read_pressure
+from tillflow.config import KafkaConnection, Settings
 from tillflow.domain.generation import encoding
 from tillflow.domain.generation.model import (
     SCAN_ID_DTYPE,
@@ -86,6 +89,8 @@ class KafkaSink:
         connection: KafkaConnection,
         topic: str,
         partitions: int | None = None,
+        *,
+        pressure_dir: Path | None = None,
         **overrides: Any,
     ) -> None:
         import numpy as np
@@ -93,6 +98,9 @@ class KafkaSink:
         from tillflow.adapters import kafka
 
         self.topic = topic
+        #: Where the local broker's keeper signals backpressure (default: the stack's run folder).
+        self.pressure_dir = pressure_dir or Settings.from_env().run_dir
+        self.held_seconds = 0.0
         self.errors: list[str] = []
         kafka.ensure_topics(connection, {topic: partitions} if partitions else [topic])
         self._producer = kafka.producer(
@@ -110,7 +118,27 @@ class KafkaSink:
         if err is not None and len(self.errors) < 20:
             self.errors.append(str(err))
 
+    def _hold(self) -> None:
+        """Wait while the broker's keeper holds producers back (the broker at its memory budget,
+        recycled once its consumers have read what it holds), with a progress line every 10 s."""
+        body = read_pressure(self.pressure_dir)
+        if body is None:
+            return
+        self._producer.flush(120)  # what was sent counts before the consumers' catch-up
+        started = last = time.monotonic()
+        print(describe(body, 0), file=sys.stderr, flush=True)
+        while body is not None:
+            time.sleep(0.5)
+            if time.monotonic() - last >= 10:
+                last = time.monotonic()
+                print(describe(body, last - started), file=sys.stderr, flush=True)
+            body = read_pressure(self.pressure_dir)
+        self.held_seconds += time.monotonic() - started
+        print(f"broker recycled: producing again after {time.monotonic() - started:.0f}s",
+              file=sys.stderr, flush=True)  # fmt: skip
+
     def send(self, values: list[bytes], store_ids: np.ndarray) -> None:
+        self._hold()
         produce, poll, topic = self._producer.produce, self._producer.poll, self.topic
         keys = self._keys[store_ids].tolist()
         parts = self._parts[store_ids].tolist()

@@ -83,6 +83,7 @@ def run(
     assignment = [
         TopicPartition(t, p, broker_offset(committed.get((t, p), base)))
         for t in topics
+        if t in meta.topics  # a topic not created yet (a broker that just started) has none
         for p in sorted(meta.topics[t].partitions)
     ]
     consumer.assign(assignment)

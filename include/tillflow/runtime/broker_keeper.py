@@ -1,0 +1,221 @@
+"""The local broker within a memory budget.
+
+Tansu with memory storage keeps every record it was sent and never frees it. Measured on this
+machine (0.6, 150-byte records): ``DeleteRecords`` is not implemented (the request panics, the
+connection resets, nothing is freed); ``retention.ms`` / ``retention.bytes`` are accepted and
+ignored; a deleted topic's memory goes back to the OS at once, and a restart returns everything.
+Deleting a topic while producers write to it is not safe, so the budget is kept by *recycling*
+the broker once everything it holds has been read:
+
+1. the broker's RSS reaches ``PRESSURE_AT`` of the budget (``TILLFLOW_KAFKA_MEMORY_BUDGET_MB``):
+   the keeper writes ``run/kafka.pressure``; the generators see it before each send, flush and
+   wait, with a progress line saying why (backpressure, not a dead broker);
+2. it waits until the platform's consumers have read everything the broker holds: ingestion's
+   commit log (job ``ingest``, every platform topic it reads) and the suggestion service's group
+   (the order topic), at the broker's end offsets;
+3. it stops CDC (its offsets are durable: it resumes where it stopped) and checks again, then
+   stops the suggestion service, restarts the broker (a new incarnation: a new cluster id, the
+   platform's topics created again), and starts CDC and the suggestion service again;
+4. it removes the pressure file: the generators go on.
+
+Nothing a consumer had not read is dropped; ingestion starts the new incarnation's epoch with
+nothing lost (``ops.ingest_losses`` stays 0). The topic ``order_suggestion_accepted`` has no
+consumer in the platform: what it holds at a recycle is not kept (its orders' suggestion lines
+are in OLTP and reach the warehouse through CDC).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tillflow import config
+from tillflow.adapters.broker_pressure import pressure_file
+from tillflow.config import Settings
+from tillflow.runtime.services import Service
+
+log = logging.getLogger("tillflow.broker")
+
+#: The share of the budget at which producers are held back and the recycle begins (what they
+#: had in flight still fits under the budget).
+PRESSURE_AT = 0.8
+#: The suggestion service's group (``jobs.suggestions.consumer.ServiceConfig.group_id``).
+SUGGESTIONS_GROUP = "tillflow-suggestions"
+
+TopicPartition = tuple[str, int]
+
+
+def rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def unread_total(ends: Mapping[TopicPartition, int], read: Mapping[TopicPartition, int]) -> int:
+    """Records of ``ends`` (end offset per partition) a consumer at ``read`` has not passed."""
+    return sum(max(0, end - read.get(tp, 0)) for tp, end in ends.items())
+
+
+@dataclass
+class Holdings:
+    """What the broker holds that each consumer has not read yet."""
+
+    unread: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.unread.values())
+
+    def describe(self) -> str:
+        parts = [f"{name} {n:,}" for name, n in self.unread.items() if n]
+        return ", ".join(parts) if parts else "nothing"
+
+
+def holdings(settings: Settings, suggestions: bool) -> Holdings:
+    """Unread records per consumer, against the broker's end offsets (from fetch responses)."""
+    from tillflow.adapters import kafka
+    from tillflow.jobs.ingest.jobargs import default_topics
+
+    connection = settings.kafka.connection
+    ingest_topics = default_topics()
+    ends = kafka.end_offsets(connection, ingest_topics)
+    result = Holdings({"ingestion": unread_total(ends, ingestion_read(settings, connection))})
+    if suggestions:
+        orders = {tp: o for tp, o in ends.items() if tp[0] == config.TOPICS.orders}
+        result.unread["suggestions"] = unread_total(
+            orders, kafka.group_committed(connection, SUGGESTIONS_GROUP, list(orders))
+        )
+    return result
+
+
+def ingestion_read(
+    settings: Settings, connection: config.KafkaConnection
+) -> dict[TopicPartition, int]:
+    """Ingestion's commit log in the broker's current incarnation (broker offsets; a partition
+    committed in an older incarnation has read nothing of this one)."""
+    import psycopg
+
+    from tillflow.adapters import kafka
+    from tillflow.domain.events.coordinates import broker_offset, epoch_of
+
+    cluster = kafka.cluster_id(kafka.admin(connection))
+    dsn = settings.postgres.dsn(config.DB_WAREHOUSE, settings.postgres.ingest)
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            row = conn.execute(
+                "select epoch from ops.broker_epochs where cluster_id = %s", (cluster,)
+            ).fetchone()
+            if row is None:
+                return {}
+            rows = conn.execute(
+                "select kafka_topic, kafka_partition, next_offset from ops.ingest_offsets"
+                " where job = 'ingest'"
+            ).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return {(t, p): broker_offset(n) for t, p, n in rows if epoch_of(n) == row[0]}
+
+
+@dataclass
+class BrokerKeeper:
+    """Called by the supervisor at each look (``tick``); see the module's description."""
+
+    settings: Settings
+    services: Mapping[str, Service]
+    budget_bytes: int
+    clock: Callable[[], float] = time.time
+    pressure_since: float | None = None
+    recycles: int = 0
+    peak_rss: int = 0
+    last: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.run_dir
+
+    def _write_pressure(self, rss: int, held: Holdings, step: str) -> None:
+        body = {
+            "since": self.pressure_since,
+            "rss": rss,
+            "budget": self.budget_bytes,
+            "unread": held.unread,
+            "step": step,
+        }
+        tmp = pressure_file(self.run_dir).with_suffix(".tmp")
+        tmp.write_text(json.dumps(body))
+        tmp.replace(pressure_file(self.run_dir))
+
+    def tick(self, wanted: Iterable[str]) -> None:
+        broker = self.services["kafka"]
+        pid = broker.pid()
+        if pid is None or broker.external:
+            return
+        rss = rss_bytes(pid)
+        self.peak_rss = max(self.peak_rss, rss)
+        self.last = {"rss": rss, "budget": self.budget_bytes, "peak_rss": self.peak_rss,
+                     "recycles": self.recycles}  # fmt: skip
+        if self.pressure_since is None and rss < PRESSURE_AT * self.budget_bytes:
+            return
+        names = set(wanted)
+        suggestions = "suggestions" in names and self.services["suggestions"].running()
+        held = holdings(self.settings, suggestions)
+        if self.pressure_since is None:
+            self.pressure_since = self.clock()
+            log.warning(
+                "broker at %d MB of its %d MB budget: producers wait until the consumers have"
+                " read what it holds (%s), then it restarts empty",
+                rss >> 20, self.budget_bytes >> 20, held.describe(),
+            )  # fmt: skip
+        self._write_pressure(rss, held, "waiting for consumers")
+        self.last["unread"] = held.unread
+        if held.total:
+            return
+        self._recycle(rss, names, suggestions)
+
+    def _recycle(self, rss: int, wanted: set[str], suggestions: bool) -> None:
+        cdc = self.services.get("cdc")
+        stopped: list[Service] = []
+        if cdc is not None and "cdc" in wanted and cdc.running():
+            self._write_pressure(rss, Holdings(), "stopping CDC")
+            cdc.stop()
+            stopped.append(cdc)
+            held = holdings(self.settings, suggestions)
+            if held.total:  # CDC's last changes: read them first, recycle at a later look
+                log.info("CDC stopped; waiting for %s before the recycle", held.describe())
+                self._write_pressure(rss, held, "waiting for consumers (CDC stopped)")
+                self._restart(stopped)
+                return
+        if suggestions:
+            self.services["suggestions"].stop()
+            stopped.append(self.services["suggestions"])
+        self._write_pressure(rss, Holdings(), "restarting the broker")
+        broker = self.services["kafka"]
+        broker.stop()
+        broker.start()
+        from tillflow.runtime import process
+
+        process.wait_until(broker.healthy, broker.health_timeout, "kafka", broker.log_file)
+        broker.on_ready()
+        self._restart(stopped)
+        self.recycles += 1
+        log.warning(
+            "broker recycled at %d MB (budget %d MB), recycle %d; held back for %.0fs",
+            rss >> 20, self.budget_bytes >> 20, self.recycles,
+            self.clock() - (self.pressure_since or self.clock()),
+        )  # fmt: skip
+        self.pressure_since = None
+        pressure_file(self.run_dir).unlink(missing_ok=True)
+
+    def _restart(self, services: list[Service]) -> None:
+        for service in services:
+            service.preflight()
+            service.start()
