@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: help install up down status logs demo test test-unit lint format lock bench bench-ingest-fault bootstrap dbt-manifest dbt-docs clean
+.PHONY: help install up down status logs run demo test test-unit lint format lock bench bench-ingest-fault bootstrap dbt-manifest dbt-docs clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,9 @@ status: ## each service of the stack, its address and state
 
 logs: ## tail a service's log: make logs SERVICE=airflow-scheduler
 	@tillflow logs $(or $(SERVICE),airflow-scheduler) -n 100
+
+run: install ## the whole chain on its own (live scans, orders, churn, ingestion, daily ELT) until `tillflow run --stop`
+	@tillflow run
 
 demo: install ## the main job: bring the stack up and run the pipeline through Airflow, with a summary
 	@tillflow demo

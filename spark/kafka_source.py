@@ -302,7 +302,11 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         return self._watcher
 
     def _new_incarnation(self) -> None:
+        # A new watcher: the old one's cached watermarks are the dead broker's.
         self._tail = {}
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     def high_watermarks(self) -> dict[tuple[str, int], int]:
         """The end offset (virtual) of every partition, from the watcher's fetch responses."""
@@ -378,6 +382,9 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         self._target = dict(self.high_watermarks())
 
     def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
+        # Spark may replay a planned batch before any other call of a fresh reader: which
+        # incarnation is the broker? (A range of an older one is never read.)
+        self._incarnation()
         begin = _flat(start)
         committed = self._committed()  # the database wins over the checkpoint
         floor = self._floor()
@@ -452,7 +459,11 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         return self._tail_consumer
 
     def _new_incarnation(self) -> None:
+        # A new consumer: the old one's prefetched records and watermarks are the dead broker's.
         self._position = {}
+        if self._tail_consumer is not None:
+            self._tail_consumer.close()
+            self._tail_consumer = None
 
     def _first_offset(self, tp: tuple[str, int]) -> int:
         """Where a partition without a commit or a Spark offset starts (virtual)."""
@@ -488,8 +499,8 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         for tp in self._topic_partitions():
             if tp in committed:  # the database wins
                 begin[tp] = committed[tp]
-            elif tp in spark_start and spark_start[tp] >= floor:
-                begin[tp] = spark_start[tp]
+            elif tp in spark_start:
+                begin[tp] = max(spark_start[tp], floor)
             else:
                 begin[tp] = self._first_offset(tp)
         consumer = self._consumer()

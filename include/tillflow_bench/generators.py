@@ -37,6 +37,9 @@ class CollectingSink:
         self.values.extend(values)
         self.stores.append(store_ids)
 
+    def flush(self) -> None:
+        return None
+
     def close(self) -> None:
         return None
 

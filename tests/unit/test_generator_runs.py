@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -135,6 +136,36 @@ def test_live_rate_cap_holds_and_the_duration_bounds_the_run() -> None:
         assert total <= 2000 * sent + 1
     assert 15_000 < stats.events <= 20_001
     assert clock.now == pytest.approx(10, abs=0.1)
+
+
+def test_a_stopped_live_run_resumed_at_its_checkpoint_sends_each_event_once() -> None:
+    # Given a busy live run (chunks end inside milliseconds) stopped after 7 wall seconds
+    catalog = Catalog.from_seed(max_stores=60)
+    clock = FakeClock()
+    first = Keep(clock)
+    marks: list[int] = []
+    stop = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now >= 7:
+            stop.set()
+
+    run_live(catalog, 1, first, START, 60, speedup=120, clock=clock, sleep=sleep,
+             stop=stop, checkpoint=marks.append, checkpoint_every=2)  # fmt: skip
+    assert len(marks) >= 3 and marks == sorted(marks)
+    # When a new run starts at the last checkpoint and runs on
+    resumed_at = datetime.fromtimestamp(marks[-1] / 1000, UTC)
+    clock2 = FakeClock()
+    second = Keep(clock2)
+    ends: list[int] = []
+    run_live(catalog, 1, second, resumed_at, 30, speedup=120, clock=clock2, sleep=clock2.sleep,
+             checkpoint=ends.append)  # fmt: skip
+    # Then the two runs together sent exactly what history makes up to the second's last mark
+    whole = Keep(FakeClock())
+    run_history(catalog, 1, START, datetime.fromtimestamp(ends[-1] / 1000, UTC), whole)
+    assert first.values + second.values == whole.values
+    assert len(first.values) > 0 and len(second.values) > 0
 
 
 @pytest.mark.parametrize(

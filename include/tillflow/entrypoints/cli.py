@@ -4,6 +4,7 @@ tillflow up [SERVICE ...]      start the local stack (idempotent)
 tillflow down [SERVICE ...]    stop what `up` started
 tillflow status                each service, its address, state and restarts
 tillflow supervise             restart what dies (`up` runs it as the service `supervisor`)
+tillflow run                   the whole chain on its own, until `tillflow run --stop`
 tillflow logs SERVICE [-n N]   the tail of a service's log
 tillflow demo                  the pipeline end to end through Airflow DAG runs
 tillflow airflow ARGS...       any `airflow` command with the stack's configuration
@@ -158,6 +159,7 @@ COMMAND_MODULES: list[str] = [
     "tillflow.entrypoints.commands.elt",
     "tillflow.entrypoints.commands.suggestions",
     "tillflow.entrypoints.commands.lakehouse",
+    "tillflow.entrypoints.commands.run",
 ]
 
 #: The benchmarks and drills live in their own package, which shipped code never imports: it is

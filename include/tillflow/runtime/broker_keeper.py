@@ -10,13 +10,17 @@ the broker once everything it holds has been read:
 1. the broker's RSS reaches ``PRESSURE_AT`` of the budget (``TILLFLOW_KAFKA_MEMORY_BUDGET_MB``):
    the keeper writes ``run/kafka.pressure``; the generators see it before each send, flush and
    wait, with a progress line saying why (backpressure, not a dead broker);
-2. it waits until the platform's consumers have read everything the broker holds: ingestion's
+2. it waits until the platform's consumers have read everything the broker holds, and nothing
+   new arrived since its last look (a producer may still be finishing a send): ingestion's
    commit log (job ``ingest``, every platform topic it reads) and the suggestion service's group
    (the order topic), at the broker's end offsets;
-3. it stops CDC (its offsets are durable: it resumes where it stopped) and checks again, then
-   stops the suggestion service, restarts the broker (a new incarnation: a new cluster id, the
-   platform's topics created again), and starts CDC and the suggestion service again;
-4. it removes the pressure file: the generators go on.
+3. it stops CDC (its offsets are durable: it resumes where it stopped; its changes wait in the
+   replication slot) and waits again until its last changes are read and nothing moves; then,
+   checking once more right before, it stops the suggestion service and restarts the broker (a
+   new incarnation: a new cluster id, the platform's topics created again), and starts CDC and
+   the suggestion service again. The supervisor leaves the services the keeper stopped alone;
+4. it removes the pressure file: the generators go on. A pressure file whose keeper is gone
+   (the supervisor stopped) is removed at the keeper's start and ignored by the generators.
 
 Nothing a consumer had not read is dropped; ingestion starts the new incarnation's epoch with
 nothing lost (``ops.ingest_losses`` stays 0). The topic ``order_suggestion_accepted`` has no
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +42,7 @@ from typing import Any
 from tillflow import config
 from tillflow.adapters.broker_pressure import pressure_file
 from tillflow.config import Settings
+from tillflow.runtime import process
 from tillflow.runtime.services import Service
 
 log = logging.getLogger("tillflow.broker")
@@ -67,9 +73,10 @@ def unread_total(ends: Mapping[TopicPartition, int], read: Mapping[TopicPartitio
 
 @dataclass
 class Holdings:
-    """What the broker holds that each consumer has not read yet."""
+    """What the broker holds that each consumer has not read yet, and its end offsets."""
 
     unread: dict[str, int] = field(default_factory=dict)
+    ends: dict[TopicPartition, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -88,7 +95,9 @@ def holdings(settings: Settings, suggestions: bool) -> Holdings:
     connection = settings.kafka.connection
     ingest_topics = default_topics()
     ends = kafka.end_offsets(connection, ingest_topics)
-    result = Holdings({"ingestion": unread_total(ends, ingestion_read(settings, connection))})
+    result = Holdings(
+        {"ingestion": unread_total(ends, ingestion_read(settings, connection))}, dict(ends)
+    )
     if suggestions:
         orders = {tp: o for tp, o in ends.items() if tp[0] == config.TOPICS.orders}
         result.unread["suggestions"] = unread_total(
@@ -137,6 +146,13 @@ class BrokerKeeper:
     recycles: int = 0
     peak_rss: int = 0
     last: dict[str, Any] = field(default_factory=dict)
+    #: Services the keeper stopped for a recycle: the supervisor leaves them alone.
+    paused: set[str] = field(default_factory=set)
+    _last_ends: dict[TopicPartition, int] | None = None
+
+    def __post_init__(self) -> None:
+        # A file an earlier keeper left (its supervisor stopped mid-recycle) holds nobody back.
+        pressure_file(self.run_dir).unlink(missing_ok=True)
 
     @property
     def run_dir(self) -> Path:
@@ -144,6 +160,7 @@ class BrokerKeeper:
 
     def _write_pressure(self, rss: int, held: Holdings, step: str) -> None:
         body = {
+            "pid": os.getpid(),
             "since": self.pressure_since,
             "rss": rss,
             "budget": self.budget_bytes,
@@ -153,6 +170,17 @@ class BrokerKeeper:
         tmp = pressure_file(self.run_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(body))
         tmp.replace(pressure_file(self.run_dir))
+
+    def release(self) -> None:
+        """Let producers go and start what the keeper stopped (the supervisor is stopping)."""
+        self._start_paused()
+        pressure_file(self.run_dir).unlink(missing_ok=True)
+
+    def _quiet(self, held: Holdings) -> bool:
+        """Nothing unread, and nothing new since the last look (no producer mid-send)."""
+        quiet = held.total == 0 and held.ends == self._last_ends
+        self._last_ends = held.ends
+        return quiet
 
     def tick(self, wanted: Iterable[str]) -> None:
         broker = self.services["kafka"]
@@ -166,8 +194,11 @@ class BrokerKeeper:
         if self.pressure_since is None and rss < PRESSURE_AT * self.budget_bytes:
             return
         names = set(wanted)
-        suggestions = "suggestions" in names and self.services["suggestions"].running()
+        suggestions = "suggestions" in names and (
+            "suggestions" in self.paused or self.services["suggestions"].running()
+        )
         held = holdings(self.settings, suggestions)
+        self.last["unread"] = held.unread
         if self.pressure_since is None:
             self.pressure_since = self.clock()
             log.warning(
@@ -175,47 +206,51 @@ class BrokerKeeper:
                 " read what it holds (%s), then it restarts empty",
                 rss >> 20, self.budget_bytes >> 20, held.describe(),
             )  # fmt: skip
-        self._write_pressure(rss, held, "waiting for consumers")
-        self.last["unread"] = held.unread
-        if held.total:
+        cdc_stopped = "cdc" in self.paused
+        step = "waiting for consumers" + (" (CDC stopped)" if cdc_stopped else "")
+        self._write_pressure(rss, held, step)
+        if not self._quiet(held):
             return
-        self._recycle(rss, names, suggestions)
-
-    def _recycle(self, rss: int, wanted: set[str], suggestions: bool) -> None:
         cdc = self.services.get("cdc")
-        stopped: list[Service] = []
-        if cdc is not None and "cdc" in wanted and cdc.running():
-            self._write_pressure(rss, Holdings(), "stopping CDC")
-            cdc.stop()
-            stopped.append(cdc)
-            held = holdings(self.settings, suggestions)
-            if held.total:  # CDC's last changes: read them first, recycle at a later look
-                log.info("CDC stopped; waiting for %s before the recycle", held.describe())
-                self._write_pressure(rss, held, "waiting for consumers (CDC stopped)")
-                self._restart(stopped)
-                return
-        if suggestions:
-            self.services["suggestions"].stop()
-            stopped.append(self.services["suggestions"])
-        self._write_pressure(rss, Holdings(), "restarting the broker")
-        broker = self.services["kafka"]
-        broker.stop()
-        broker.start()
-        from tillflow.runtime import process
+        if not cdc_stopped and cdc is not None and "cdc" in names and cdc.running():
+            # CDC's last changes first: its later ones wait in the replication slot.
+            with process.service_lock(self.run_dir, "cdc"):
+                self.paused.add("cdc")
+                cdc.stop()
+            self._last_ends = None
+            return
+        self._recycle(rss, suggestions)
 
+    def _recycle(self, rss: int, suggestions: bool) -> None:
+        # Once more, right before: nothing may have arrived since the last look.
+        if not self._quiet(holdings(self.settings, suggestions)):
+            return
+        self._write_pressure(rss, Holdings(), "restarting the broker")
+        if suggestions and "suggestions" not in self.paused:
+            with process.service_lock(self.run_dir, "suggestions"):
+                self.paused.add("suggestions")
+                self.services["suggestions"].stop()
+        broker = self.services["kafka"]
+        with process.service_lock(self.run_dir, "kafka"):
+            broker.stop()
+            broker.start()
         process.wait_until(broker.healthy, broker.health_timeout, "kafka", broker.log_file)
         broker.on_ready()
-        self._restart(stopped)
+        self._start_paused()
         self.recycles += 1
         log.warning(
             "broker recycled at %d MB (budget %d MB), recycle %d; held back for %.0fs",
             rss >> 20, self.budget_bytes >> 20, self.recycles,
             self.clock() - (self.pressure_since or self.clock()),
         )  # fmt: skip
-        self.pressure_since = None
+        self.pressure_since = self._last_ends = None
         pressure_file(self.run_dir).unlink(missing_ok=True)
 
-    def _restart(self, services: list[Service]) -> None:
-        for service in services:
-            service.preflight()
-            service.start()
+    def _start_paused(self) -> None:
+        for name in sorted(self.paused):
+            service = self.services[name]
+            with process.service_lock(self.run_dir, name):
+                if service.pid() is None:
+                    service.preflight()
+                    service.start()
+            self.paused.discard(name)

@@ -69,11 +69,15 @@ def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = prin
                 supervisor.mark_wanted(settings.run_dir, service.name, True)
                 echo(f"  {service.name:<22} running    {service.address} (unchanged)")
             else:
-                if service.running():
-                    # Alive but not answering: restart it cleanly rather than start a second one.
-                    service.stop()
-                service.preflight()
-                service.start()
+                with process.service_lock(settings.run_dir, service.name):
+                    if service.running() and service.healthy():
+                        echo(f"  {service.name:<22} running    {service.address} (just started)")
+                        continue
+                    if service.running():
+                        # Alive but not answering: restart it cleanly, never start a second one.
+                        service.stop()
+                    service.preflight()
+                    service.start()
                 starting.append(service)
         for service in starting:
             process.wait_until(

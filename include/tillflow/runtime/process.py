@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -87,6 +88,19 @@ def read_pid(pid_file: Path) -> int | None:
         return pid if os.getpgid(pid) == pid else None
     except ProcessLookupError:
         return None
+
+
+@contextlib.contextmanager
+def service_lock(run_dir: Path, name: str) -> Iterator[None]:
+    """Held while one process checks whether ``name`` runs and starts or stops it: `up`, the
+    supervisor and the broker keeper never start the same service twice."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def spawn(

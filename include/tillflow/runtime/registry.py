@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tillflow.config import Settings
+from tillflow.config import Settings, _env_flag
 from tillflow.runtime.managed.cdc import cdc
+from tillflow.runtime.managed.chain import chain, chain_planned
+from tillflow.runtime.managed.ingest import ingest
 from tillflow.runtime.managed.orders_api import orders_api
 from tillflow.runtime.managed.suggestions import SuggestionService
 from tillflow.runtime.managed.superset import superset
@@ -26,7 +28,15 @@ APP_SERVICES: list[Callable[[Settings], Service]] = [
 
 
 def app_services(settings: Settings) -> list[Service]:
-    return [factory(settings) for factory in APP_SERVICES]
+    services = [factory(settings) for factory in APP_SERVICES]
+    planned = chain_planned(settings)
+    if planned or _env_flag("TILLFLOW_INGEST_CONTINUOUS"):
+        # Opt-in: the continuous Spark job (0.5 s freshness) beside the catch-up DAG; it costs
+        # a JVM and a poll every trigger while idle, so the default stack leaves it out.
+        services.append(ingest(settings))
+    if planned:  # `tillflow run`: the chain drives itself until `tillflow run --stop`
+        services.append(chain(settings))
+    return services
 
 
 def all_services(settings: Settings) -> list[Service]:

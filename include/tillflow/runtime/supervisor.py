@@ -98,18 +98,27 @@ class Supervisor:
     def tick(self) -> None:
         """One look at every supervised service; restarts what is due."""
         blocked_from: int | None = None  # the first phase with a service not (yet) healthy
-        for service in sorted(self.supervised(), key=lambda s: s.phase):
-            if blocked_from is not None and service.phase > blocked_from:
-                continue
-            ok = self._look(service)
-            if not ok and blocked_from is None:
-                blocked_from = service.phase
-        if self.keeper is not None and blocked_from is None:  # the whole stack is healthy
-            try:
-                self.keeper.tick(s.name for s in self.supervised())
-            except Exception:
-                log.exception("broker keeper failed; it tries again at the next look")
-        self.save()
+        paused = self.keeper.paused if self.keeper is not None else set()
+        try:
+            for service in sorted(self.supervised(), key=lambda s: s.phase):
+                if service.name in paused or (
+                    blocked_from is not None and service.phase > blocked_from
+                ):
+                    continue  # the keeper stopped it for a recycle / an earlier phase is down
+                try:
+                    ok = self._look(service)
+                except Exception:  # one service's failure must not stop the look at the rest
+                    log.exception("%s: look failed", service.name)
+                    ok = False
+                if not ok and blocked_from is None:
+                    blocked_from = service.phase
+            if self.keeper is not None and blocked_from is None:  # the whole stack is healthy
+                try:
+                    self.keeper.tick(s.name for s in self.supervised())
+                except Exception:
+                    log.exception("broker keeper failed; it tries again at the next look")
+        finally:
+            self.save()
 
     def _look(self, service: Service) -> bool:
         """Check one service, restart it when due; True when it is up and healthy."""
@@ -137,7 +146,9 @@ class Supervisor:
                 return False
             reason = f"unhealthy for {now - rec.unhealthy_since:.0f}s; stopped"
             log.warning("%s: %s", service.name, reason)
-            service.stop()
+            with process.service_lock(self.run_dir, service.name):
+                service.stop()
+            process.exit_status(pid)  # reap it, had this process started it
             self._died(service, rec, reason, now)
         elif rec.pid is not None or rec.next_try_at is None:
             # Gone since the last look (or found gone at the supervisor's first look).
@@ -165,8 +176,12 @@ class Supervisor:
 
     def _restart(self, service: Service, rec: Record, now: float) -> None:
         try:
-            service.preflight()
-            service.start()
+            with process.service_lock(self.run_dir, service.name):
+                if service.pid() is not None:  # `up` started it meanwhile
+                    rec.next_try_at = None
+                    return
+                service.preflight()
+                service.start()
         except Exception as exc:  # a failed start is one more failure: try again later
             rec.failures += 1
             rec.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -223,10 +238,14 @@ def run(supervisor: Supervisor, interval: float, stop: threading.Event | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     log.info("supervising every %.1fs: %s", interval, [s.name for s in supervisor.supervised()])
-    while not stop.is_set():
-        try:
-            supervisor.tick()
-        except Exception:  # one bad look must not end the supervision of the rest
-            log.exception("supervisor tick failed")
-        stop.wait(interval)
+    try:
+        while not stop.is_set():
+            try:
+                supervisor.tick()
+            except Exception:  # one bad look must not end the supervision of the rest
+                log.exception("supervisor tick failed")
+            stop.wait(interval)
+    finally:
+        if supervisor.keeper is not None:
+            supervisor.keeper.release()  # no producer waits for a keeper that is gone
     log.info("supervisor stopped")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import sys
 import threading
@@ -59,6 +60,8 @@ class ScanOutput(Protocol):
 
     def send(self, values: list[bytes], store_ids: np.ndarray) -> None: ...
 
+    def flush(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -70,6 +73,9 @@ class CountingSink:
 
     def send(self, values: list[bytes], store_ids: np.ndarray) -> None:
         self.events += len(values)
+
+    def flush(self) -> None:
+        return None
 
     def close(self) -> None:
         return None
@@ -122,7 +128,7 @@ class KafkaSink:
         """Wait while the broker's keeper holds producers back (the broker at its memory budget,
         recycled once its consumers have read what it holds), with a progress line every 10 s."""
         body = read_pressure(self.pressure_dir)
-        if body is None:
+        if body is None or not _alive(body.get("pid")):
             return
         self._producer.flush(120)  # what was sent counts before the consumers' catch-up
         started = last = time.monotonic()
@@ -133,6 +139,8 @@ class KafkaSink:
                 last = time.monotonic()
                 print(describe(body, last - started), file=sys.stderr, flush=True)
             body = read_pressure(self.pressure_dir)
+            if body is not None and not _alive(body.get("pid")):
+                break  # its keeper is gone: nobody will recycle the broker now
         self.held_seconds += time.monotonic() - started
         print(f"broker recycled: producing again after {time.monotonic() - started:.0f}s",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -156,12 +164,29 @@ class KafkaSink:
         poll(0)
         self.produced += len(values)
 
-    def close(self) -> None:
+    def flush(self) -> None:
+        """Every send acknowledged by the broker (or an error naming what failed)."""
         remaining = self._producer.flush(120)
         if remaining:
             self.errors.append(f"{remaining} messages not delivered within 120 s")
         if self.errors:
             raise RuntimeError(f"produce to {self.topic} failed: {'; '.join(self.errors[:5])}")
+
+    def close(self) -> None:
+        self.flush()
+
+
+def _alive(pid: object) -> bool:
+    """Whether the process that wrote a pressure file still runs (no pid: assume so)."""
+    if not isinstance(pid, int):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -435,6 +460,9 @@ def run_live(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
+    checkpoint: Callable[[int], None] | None = None,
+    checkpoint_every: float = 5.0,
 ) -> RunStats:
     """Events released as a simulated clock reaches them.
 
@@ -442,6 +470,11 @@ def run_live(
     clock; at most ``max_rate`` events per wall second leave (the simulated time then lags);
     the run stops after ``duration_s`` wall seconds. The events are those history mode makes for
     the same window, so live output can be checked against a regenerated window.
+
+    Resuming (``tillflow run``): every ``checkpoint_every`` seconds, and once more at the end,
+    the sink is flushed and ``checkpoint(ms)`` told an instant such that every event before it
+    was sent and acknowledged and none at or after it was; a run started at that instant sends
+    exactly the rest. ``stop`` ends the run early, at such an instant.
     """
     import numpy as np
 
@@ -450,8 +483,9 @@ def run_live(
     stats = RunStats()
     start_ms = epoch_ms(start)
     sim_end = start + timedelta(seconds=duration_s * speedup)
-    wall0 = clock()
+    wall0 = last_checkpoint = clock()
     done = False
+    mark = start_ms  # every event before it was sent (the resume instant)
     for batch in scans_between(catalog, seed, start, sim_end):
         scans = batch.scans
         times = scans.scanned_at_ms
@@ -459,9 +493,23 @@ def run_live(
         i, n = 0, len(scans)
         while i < n:
             elapsed = clock() - wall0
-            if elapsed >= duration_s:
-                done = True
-                break
+            finishing = elapsed >= duration_s or (stop is not None and stop.is_set())
+            if i == 0 or times[i] > times[i - 1]:  # nothing of times[i]'s millisecond sent yet
+                mark = int(times[i])
+                if checkpoint is not None and clock() - last_checkpoint >= checkpoint_every:
+                    sink.flush()
+                    checkpoint(mark)
+                    last_checkpoint = clock()
+                if finishing:
+                    done = True
+                    break
+            elif finishing:
+                # Ending inside a millisecond: send the rest of it, so the run ends clean.
+                j = int(np.searchsorted(times, times[i - 1], side="right"))
+                for chunk in chunks(scans, i, j, bad):
+                    _send(chunk, sink, stats)
+                i = j
+                continue
             sim_now = start_ms + int(elapsed * speedup * 1000)
             due = int(np.searchsorted(times, sim_now, side="right"))
             if max_rate is not None and max_rate > 0:
@@ -481,13 +529,17 @@ def run_live(
                 if progress:
                     progress(stats)
             i = j
+        if i == n and n:
+            mark = int(times[n - 1]) + 1
         stats.hours += 1
         if done:
             break
     remaining = duration_s - (clock() - wall0)
-    if remaining > 0 and not done:
+    if remaining > 0 and not done and not (stop is not None and stop.is_set()):
         sleep(remaining)  # the window is a wall-clock window: it lasts its duration
     sink.close()
+    if checkpoint is not None:
+        checkpoint(mark)
     stats.seconds = clock() - wall0
     return stats
 

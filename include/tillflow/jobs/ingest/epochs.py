@@ -29,20 +29,26 @@ def _key(tp: TopicPartition) -> str:
 
 
 def epoch_for(dsn: str, cluster_id: str) -> int:
-    db = driver_db(dsn)
-    rows = db.execute("select epoch from ops.broker_epochs where cluster_id = %s", (cluster_id,))
+    rows = driver_db(dsn).execute(
+        "select epoch from ops.broker_epochs where cluster_id = %s", (cluster_id,)
+    )
     if rows:
         return int(rows[0][0])
-    # Two readers meeting a new broker at once: the lock makes one of them number it.
-    rows = db.execute(
-        "with lock as (select pg_advisory_xact_lock(hashtext('tillflow_broker_epochs')))"
-        " insert into ops.broker_epochs (epoch, cluster_id)"
-        " select coalesce(max(epoch) + 1, 0), %s from ops.broker_epochs, lock"
-        " on conflict (cluster_id) do update set updated_at = now()"
-        " returning epoch",
-        (cluster_id,),
-    )
-    epoch = int(rows[0][0])
+    import psycopg
+
+    # One transaction, its lock taken before it reads: two readers meeting new brokers at once
+    # number them one after the other.
+    with psycopg.connect(dsn) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('tillflow_broker_epochs'))")
+        row = conn.execute(
+            "insert into ops.broker_epochs (epoch, cluster_id)"
+            " select coalesce(max(epoch) + 1, 0), %s from ops.broker_epochs"
+            " on conflict (cluster_id) do update set updated_at = now()"
+            " returning epoch",
+            (cluster_id,),
+        ).fetchone()
+    assert row is not None
+    epoch = int(row[0])
     log.warning("broker incarnation %s is epoch %d", cluster_id, epoch)
     return epoch
 

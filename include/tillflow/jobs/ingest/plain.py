@@ -75,11 +75,15 @@ def run(
     from confluent_kafka import TopicPartition
 
     consumer = kafka.reader(connection, RANGE_READER)
-    meta = consumer.list_topics(timeout=10)
-    cluster = kafka.cluster_id(consumer)
-    epoch = epochs.epoch_for(dsn, cluster)
-    base = virtual(epoch, 0)
-    committed = epochs.settle(dsn, job, epoch, committed_offsets(dsn, job), topics)
+    try:
+        meta = consumer.list_topics(timeout=10)
+        cluster = kafka.cluster_id(consumer)
+        epoch = epochs.epoch_for(dsn, cluster)
+        base = virtual(epoch, 0)
+        committed = epochs.settle(dsn, job, epoch, committed_offsets(dsn, job), topics)
+    except BaseException:
+        consumer.close()
+        raise
     assignment = [
         TopicPartition(t, p, broker_offset(committed.get((t, p), base)))
         for t in topics
@@ -103,6 +107,8 @@ def run(
                 last_data = time.monotonic()
                 if kafka.cluster_id(consumer) != cluster:  # read from another incarnation
                     raise RuntimeError("the broker restarted during the run; run it again")
+                # What this incarnation holds, for counting it should it go away unread.
+                epochs.note_watermarks(dsn, epoch, _watermarks(consumer, assignment))
                 s = pipeline.process(sink, _table(buf, base), window, kinds)
                 result.records += s.records
                 result.landed += s.landed
@@ -119,3 +125,15 @@ def run(
         sink.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _watermarks(consumer: Any, assignment: Sequence[Any]) -> dict[tuple[str, int], int]:
+    """The end offsets the last fetch responses reported (no request)."""
+    from confluent_kafka import TopicPartition
+
+    ends = {}
+    for tp in assignment:
+        _, hi = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), cached=True)
+        if hi is not None and hi >= 0:
+            ends[(tp.topic, tp.partition)] = int(hi)
+    return ends

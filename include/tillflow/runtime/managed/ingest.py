@@ -1,6 +1,6 @@
 """The continuous ingestion job as a managed process of the local stack (opt-in).
 
-``tillflow up`` starts it once registered in ``runtime/registry.py``; it runs
+``tillflow up`` starts it when ``TILLFLOW_INGEST_CONTINUOUS=1`` (``runtime/registry.py``); it runs
 ``spark/ingest_job.py --mode continuous`` over every platform topic and is healthy once its
 streaming query has started (the job writes ``run/ingest.ready`` holding its pid). It shares the
 commit log with the catch-up DAG (job ``ingest``), so both may run: each chunk's transaction locks
