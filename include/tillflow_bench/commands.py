@@ -18,7 +18,15 @@ from tillflow import config
 from tillflow.config import Settings
 from tillflow.domain.generation import DEFAULT_SEED
 from tillflow.entrypoints.commands import CommandTree
-from tillflow_bench import astro_parity, dags, fetch_wait, idle, memory, stack_context
+from tillflow_bench import (
+    astro_parity,
+    broker_budget,
+    dags,
+    fetch_wait,
+    idle,
+    memory,
+    stack_context,
+)
 
 #: The group this module adds to `tillflow` (the CLI loads the module only when it is named).
 GROUPS = {"bench": "benchmarks and drills measured on this machine (`tillflow bench --help`)"}
@@ -328,6 +336,21 @@ def register(tree: CommandTree) -> None:
         description=memory.__doc__,
     )
     p.set_defaults(func=_bench_memory)
+
+    p = bench.add_parser(
+        "broker-budget",
+        help="whole chain days through the stack: broker RSS over time vs its budget, recycles",
+        description=broker_budget.__doc__,
+    )
+    p.add_argument("--from", dest="day_from", default="2026-11-25", help="first UTC day")
+    p.add_argument("--to", dest="day_to", default="2026-11-26", help="last UTC day")
+    p.add_argument("--stores", type=int, default=None, help="only the first N stores (all)")
+    p.add_argument("--sample-seconds", type=float, default=5.0, help="sampling period")
+    p.set_defaults(
+        func=lambda args, settings: broker_budget.run(
+            settings, args.day_from, args.day_to, args.stores, args.sample_seconds
+        )
+    )
 
     p = bench.add_parser(
         "fetch-wait",

@@ -1,0 +1,165 @@
+"""`tillflow bench broker-budget`: whole chain days through the running stack, with the broker's
+memory, the WAL and the recycles sampled over time.
+
+It runs `tillflow generate history` for the days (the real command, its progress lines shown)
+while the stack's continuous ingestion reads, waits until ingestion has landed every scan it
+produced, and prints: the broker's RSS over time against its budget, the recycles and how long
+producers were held back, pg_wal, and produced / landed / distinct / lost. The stack must run
+with the continuous ingestion (`TILLFLOW_INGEST_CONTINUOUS=1 tillflow up`, or `tillflow run`).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tillflow import config
+from tillflow.config import Settings
+from tillflow.runtime.broker_keeper import rss_bytes
+from tillflow.runtime.process import read_pid
+from tillflow.runtime.supervisor import read_state
+
+
+@dataclass
+class Sample:
+    at: float
+    rss: int
+    pressure: bool
+    recycles: int
+    pg_wal: int
+
+
+def _pg_wal(admin: str) -> int:
+    import psycopg
+
+    try:
+        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
+            row = conn.execute("select coalesce(sum(size), 0) from pg_ls_waldir()").fetchone()
+    except psycopg.Error:
+        return -1
+    return int(row[0]) if row else 0
+
+
+def _landed(dsn: str, start: datetime, end: datetime, since: datetime) -> tuple[int, int]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "select count(*), count(distinct scan_id) from raw.pos_scans where kafka_topic = %s"
+            " and scanned_at >= %s and scanned_at < %s and ingested_at >= %s",
+            (config.TOPICS.scans, start, end, since),
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _lost(dsn: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("select coalesce(sum(records), 0) from ops.ingest_losses").fetchone()
+    return int(row[0]) if row else 0
+
+
+def run(settings: Settings, day_from: str, day_to: str, stores: int | None, every: float) -> int:
+    from tillflow.runtime.registry import all_services
+
+    running = {s.name for s in all_services(settings) if s.pid() is not None}
+    missing = {"kafka", "supervisor", "ingest"} - running
+    if missing:
+        print(
+            f"bench broker-budget: {', '.join(sorted(missing))} not running; start the stack with"
+            " the continuous ingestion: TILLFLOW_INGEST_CONTINUOUS=1 tillflow up",
+            file=sys.stderr,
+        )
+        return 2
+    pg = settings.postgres
+    dsn = pg.dsn(config.DB_WAREHOUSE, pg.ingest)
+    admin = pg.dsn("postgres")
+    budget = settings.kafka_memory_budget_mb << 20
+    start = datetime.fromisoformat(day_from).replace(tzinfo=UTC)
+    end = datetime.fromisoformat(day_to).replace(tzinfo=UTC) + timedelta(days=1)
+    since = datetime.now(UTC)
+    lost0 = _lost(dsn)
+    samples: list[Sample] = []
+    done = threading.Event()
+    t0 = time.time()
+
+    def sample() -> None:
+        while not done.is_set():
+            pid = read_pid(settings.run_dir / "kafka.pid")
+            broker: dict[str, Any] = read_state(settings.run_dir).get("broker") or {}
+            samples.append(
+                Sample(
+                    time.time() - t0,
+                    rss_bytes(pid) if pid else 0,
+                    (settings.run_dir / "kafka.pressure").exists(),
+                    int(broker.get("recycles", 0)),
+                    _pg_wal(admin),
+                )
+            )
+            done.wait(every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    argv = [sys.executable, "-m", "tillflow.entrypoints.cli", "generate", "history",
+            "--from", day_from, "--to", day_to, "--json"]  # fmt: skip
+    if stores:
+        argv += ["--stores", str(stores)]
+    print(f"bench broker-budget: {' '.join(argv[3:])}; budget {budget >> 20} MB", flush=True)
+    proc = subprocess.run(
+        argv, capture_output=False, stdout=subprocess.PIPE, text=True, check=False
+    )
+    gen_seconds = time.time() - t0
+    if proc.returncode != 0:
+        done.set()
+        print(f"generate history failed ({proc.returncode})", file=sys.stderr)
+        return 1
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    produced = int(summary["events"]) - int(summary.get("bad_events", 0))
+    print(f"generated {produced:,} scans in {gen_seconds:.0f}s; waiting for ingestion", flush=True)
+    rows = distinct = 0
+    deadline = time.time() + 3600
+    last_print = 0.0
+    while time.time() < deadline:
+        rows, distinct = _landed(dsn, start, end, since)
+        if rows >= produced:
+            break
+        if time.time() - last_print > 30:
+            last_print = time.time()
+            print(f"  landed {rows:,} of {produced:,}", flush=True)
+        time.sleep(5)
+    total_seconds = time.time() - t0
+    done.set()
+    sampler.join(every + 5)
+    lost = _lost(dsn) - lost0
+    peak = max((s.rss for s in samples), default=0)
+    wal_peak = max((s.pg_wal for s in samples), default=0)
+    recycles = samples[-1].recycles if samples else 0
+    held = sum(1 for s in samples if s.pressure) * every
+    print("\nbroker RSS over time (MB; * = producers held back)")
+    step = max(1, len(samples) // 40)
+    for s in samples[::step]:
+        bar = "#" * int(40 * s.rss / budget) if budget else ""
+        print(f"  {s.at:7.0f}s {s.rss >> 20:6d} {'*' if s.pressure else ' '} {bar}")
+    print(
+        f"\nbudget {budget >> 20} MB; peak RSS {peak >> 20} MB ({peak / budget:.2f}x the budget);"
+        f" recycles {recycles}; producers held back ~{held:.0f}s"
+    )
+    print(f"pg_wal peak {wal_peak / 2**30:.2f} GB")
+    print(
+        f"scans produced {produced:,}; landed {rows:,}; distinct {distinct:,};"
+        f" duplicated {rows - distinct:,}; lost with a recycled broker {lost:,}"
+    )
+    print(
+        f"wall: generate {gen_seconds:.0f}s, until all landed {total_seconds:.0f}s"
+        f" ({produced / total_seconds:,.0f} scans/s end to end)"
+    )
+    ok = peak <= budget and rows == distinct == produced and lost == 0
+    print("verdict:", "within budget, every scan landed once" if ok else "MISSED")
+    return 0 if ok else 1
