@@ -25,11 +25,15 @@ from tillflow_bench import (
     fetch_wait,
     idle,
     memory,
+    soak,
     stack_context,
 )
 
 #: The group this module adds to `tillflow` (the CLI loads the module only when it is named).
-GROUPS = {"bench": "benchmarks and drills measured on this machine (`tillflow bench --help`)"}
+GROUPS = {
+    "bench": "benchmarks and drills measured on this machine (`tillflow bench --help`)",
+    "drill": "fault drills of the whole chain (`tillflow drill --help`)",
+}
 
 
 def _bench_generator(args: argparse.Namespace, settings: Settings) -> int:
@@ -336,6 +340,26 @@ def register(tree: CommandTree) -> None:
         description=memory.__doc__,
     )
     p.set_defaults(func=_bench_memory)
+
+    drill = tree.group("drill", GROUPS["drill"])
+    p = drill.add_parser(
+        "soak",
+        help="the chain through simulated days with faults; produced vs landed, restarts, ELT",
+        description=soak.__doc__,
+    )
+    p.add_argument("--days", type=float, default=3.0, help="simulated days (default 3)")
+    p.add_argument("--stores", type=int, default=100, help="stores (default 100)")
+    p.add_argument("--speedup", type=float, default=720.0, help="simulated/wall time (720)")
+    p.add_argument("--fault-hours", type=float, default=4.0,
+                   help="a fault every this many simulated hours (0: none; default 4)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed (%(default)s)")
+    p.add_argument("--orders-per-second", type=float, default=1.0, help="orders posted (1)")
+    p.set_defaults(
+        func=lambda args, settings: soak.run(
+            settings, args.days, args.stores, args.speedup, args.fault_hours, args.seed,
+            args.orders_per_second,
+        )
+    )  # fmt: skip
 
     p = bench.add_parser(
         "broker-budget",

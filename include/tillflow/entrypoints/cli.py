@@ -165,7 +165,10 @@ COMMAND_MODULES: list[str] = [
 #: The benchmarks and drills live in their own package, which shipped code never imports: it is
 #: loaded only when one of these groups is the command that runs.
 BENCH_MODULE = "tillflow_bench.commands"
-BENCH_GROUPS = {"bench": "benchmarks measured on this machine"}
+BENCH_GROUPS = {
+    "bench": "benchmarks measured on this machine",
+    "drill": "fault drills of the whole chain (soak)",
+}
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

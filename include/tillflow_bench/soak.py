@@ -1,0 +1,320 @@
+"""`tillflow drill soak`: the chain through simulated days on the running stack, with faults.
+
+It plans the chain (`tillflow run`'s ``jobs/chain.py``) over ``days`` simulated days that end
+before now (so no event is from the future), ``speedup`` times faster than the wall clock, and
+brings it up with the continuous ingestion. While it runs, a fault is injected every
+``fault_hours`` simulated hours at a random moment (seeded): SIGKILL of the broker, CDC, the
+suggestion service, the continuous ingestion or the scheduler; a PostgreSQL restart; a Redis
+restart. Nobody repairs anything: the supervisor restarts what died. At the end it stops the
+chain, waits for ingestion and every simulated day's ELT run, and prints, against what the
+generator produced for the window (regenerated from the seed, not read back from the warehouse):
+
+- produced, landed, dead letters, duplicated, and lost with a broker incarnation before any
+  consumer read them (``ops.ingest_losses``);
+- orders posted, those qualifying (payment method and the customer's tier as they are now),
+  suggestions made, and orders with more than one (the ledger's key forbids it);
+- the SCD2 invariants of the core dimensions (one current row per key, no overlapping versions);
+- each service's peak memory, the broker's peak against its budget, the database's growth;
+- restarts per service (the supervisor's record) and each ELT day's state.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tillflow import config
+from tillflow.config import Settings
+from tillflow.runtime.process import read_pid
+from tillflow.runtime.supervisor import read_state
+
+FAULTS = ("kafka", "cdc", "suggestions", "ingest", "airflow-scheduler", "postgres", "redis")
+#: The core dimensions kept as SCD2 history, with their keys.
+SCD2_TABLES = (
+    ("core.dim_products", "item_id"),
+    ("core.dim_stores", "store_id"),
+    ("core.dim_customers", "customer_id"),
+    ("core.dim_payment_methods", "payment_method_id"),
+)
+
+
+@dataclass
+class Fault:
+    at_wall: float
+    service: str
+    done: bool = False
+    note: str = ""
+
+
+@dataclass
+class Peaks:
+    rss: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, value: int) -> None:
+        self.rss[name] = max(self.rss.get(name, 0), value)
+
+
+def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tillflow.entrypoints.cli", *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def _inject(settings: Settings, service: str) -> str:
+    """One fault; returns what was done."""
+    from tillflow.runtime.services import Postgres
+
+    if service == "postgres":
+        Postgres(settings).stop()  # a clean restart: the supervisor starts it again
+        return "PostgreSQL stopped (pg_ctl -m fast); the supervisor restarts it"
+    pid = read_pid(settings.run_dir / f"{service}.pid")
+    if pid is None:
+        return f"{service} was not running: nothing killed"
+    os.kill(pid, signal.SIGKILL)
+    return f"{service} pid {pid} killed with SIGKILL"
+
+
+def _service_rss(settings: Settings) -> dict[str, int]:
+    from tillflow.runtime.broker_keeper import rss_bytes
+    from tillflow.runtime.registry import all_services
+
+    out = {}
+    for service in all_services(settings):
+        pid = service.pid()
+        if pid is not None:
+            out[service.name] = rss_bytes(pid)
+    return out
+
+
+def _db_size(admin: str) -> int:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as conn:
+        row = conn.execute("select sum(pg_database_size(datname)) from pg_database").fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
+def _query(dsn: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+
+
+def _wait(check: Callable[[], bool], timeout: float, every: float = 5.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return True
+        time.sleep(every)
+    return check()
+
+
+def run(
+    settings: Settings,
+    days: float,
+    stores: int,
+    speedup: float,
+    fault_hours: float,
+    seed: int,
+    orders_per_second: float,
+) -> int:
+    from tillflow.domain.generation.model import Catalog
+    from tillflow.jobs import chain
+    from tillflow.jobs.generators.scans import CountingSink, run_history
+
+    pg = settings.postgres
+    wh = pg.dsn(config.DB_WAREHOUSE)
+    oltp = pg.dsn(config.DB_OLTP)
+    admin = pg.dsn("postgres")
+    sim_seconds = days * 86400
+    wall_seconds = sim_seconds / speedup
+    start = (datetime.now(UTC) - timedelta(seconds=sim_seconds) - timedelta(hours=2)).replace(
+        microsecond=0, second=0
+    )
+    end = start + timedelta(seconds=sim_seconds)
+    rng = random.Random(seed)
+    faults: list[Fault] = []
+    if fault_hours > 0:
+        t = 0.0
+        period = fault_hours * 3600 / speedup
+        while t + period < wall_seconds:
+            faults.append(Fault(t + rng.uniform(0.2, 1.0) * period, rng.choice(FAULTS)))
+            t += period
+    print(
+        f"drill soak: {days:g} simulated days ({start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC),"
+        f" {stores} stores, x{speedup:g} ({wall_seconds / 60:.1f} wall min), {len(faults)} faults,"
+        f" seed {seed}",
+        flush=True,
+    )
+    if _cli("status", "supervisor").stdout.count(" running ") == 0:
+        print("the stack's supervisor is not running: `tillflow up` first", file=sys.stderr)
+        return 2
+    restarts0 = {k: int(v.get("restarts", 0)) for k, v in
+                 (read_state(settings.run_dir).get("services") or {}).items()}  # fmt: skip
+    lost0 = _query(wh, "select coalesce(sum(records), 0) from ops.ingest_losses")[0][0]
+    max_order0 = _query(oltp, "select coalesce(max(order_id), 0) from orders")[0][0]
+    size0 = _db_size(admin)
+    since = datetime.now(UTC)
+
+    chain.state_file(settings).unlink(missing_ok=True)
+    plan = chain.ChainPlan(speedup=speedup, stores=stores, seed=seed,
+                           orders_per_second=orders_per_second)  # fmt: skip
+    chain.plan_chain(settings, plan, start)
+    up = _cli("up", timeout=900)
+    if up.returncode != 0:
+        print(up.stdout + up.stderr, file=sys.stderr)
+        return 1
+    t0 = time.time()
+    peaks = Peaks()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for name, rss in _service_rss(settings).items():
+                peaks.add(name, rss)
+            broker = read_state(settings.run_dir).get("broker") or {}
+            peaks.add("kafka (keeper)", int(broker.get("peak_rss", 0)))
+            done.wait(2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    # The chain runs until its simulated clock reaches the window's end; faults on the way.
+    last_print = 0.0
+    while True:
+        state = chain.ChainState.load(chain.state_file(settings))
+        position = state.position if state else start
+        elapsed = time.time() - t0
+        for fault in faults:
+            if not fault.done and elapsed >= fault.at_wall:
+                fault.note = _inject(settings, fault.service)
+                fault.done = True
+                print(f"  {elapsed:6.0f}s fault: {fault.note}", flush=True)
+        if time.time() - last_print > 30:
+            last_print = time.time()
+            print(f"  {elapsed:6.0f}s simulated {position:%Y-%m-%d %H:%M}", flush=True)
+        if position >= end or elapsed > wall_seconds * 3 + 600:
+            break
+        time.sleep(1)
+    stop = _cli("run", "--stop", timeout=300)
+    final = position
+    print(stop.stdout.strip(), flush=True)
+
+    # What the generator produced for [start, final): regenerated from the seed.
+    produced_sink = CountingSink()
+    run_history(Catalog.from_seed(seed, stores), seed, start, final, produced_sink)
+    produced = produced_sink.events
+
+    def landed() -> tuple[int, int, int]:
+        rows, events = _query(
+            wh,
+            "select count(*), count(distinct (scan_id, quantity = 0)) from raw.pos_scans"
+            " where kafka_topic = %s and store_id <= %s and scanned_at >= %s and scanned_at < %s"
+            " and ingested_at >= %s",
+            config.TOPICS.scans, stores, start, final, since,
+        )[0]  # fmt: skip
+        dead = _query(wh, "select count(*) from raw.dead_letters where kafka_topic = %s"
+                      " and received_at >= %s", config.TOPICS.scans, since)[0][0]  # fmt: skip
+        return int(rows), int(events), int(dead)
+
+    def lost_now() -> int:
+        total = _query(wh, "select coalesce(sum(records), 0) from ops.ingest_losses")[0][0]
+        return int(total) - int(lost0)
+
+    _wait(lambda: sum(landed()[1:]) + lost_now() >= produced, 900)
+    rows, events, dead = landed()
+    lost = lost_now()
+
+    # Each simulated day's ELT run: wait for them to end.
+    from tillflow.adapters.airflow_api import AirflowClient
+
+    af = settings.airflow
+    client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
+    elt: dict[str, str] = {}
+    try:
+        day_runs = _query(
+            settings.postgres.dsn(config.DB_AIRFLOW),
+            "select run_id, logical_date from dag_run where dag_id = %s and logical_date >= %s"
+            " and logical_date < %s",
+            chain.ELT_DAG, start.replace(hour=0, minute=0), final,
+        )  # fmt: skip
+        for run_id, logical in day_runs:
+            state_ = client.wait_for_run(chain.ELT_DAG, run_id, timeout=3600)
+            elt[f"{logical:%Y-%m-%d}"] = str(state_)
+    except Exception as exc:  # reported, not hidden
+        elt["error"] = str(exc)[:200]
+    finally:
+        client.close()
+    done.set()
+    watcher.join(5)
+
+    orders = _query(
+        oltp,
+        "select count(*),"
+        " count(*) filter (where c.tier = 'diamond' and pm.method = 'bank_transfer'"
+        "   and pm.bank = %s),"
+        " count(s.order_id),"
+        " count(s.order_id) filter (where not (c.tier = 'diamond'"
+        "   and pm.method = 'bank_transfer' and pm.bank = %s))"
+        " from orders o join customers c using (customer_id)"
+        " join payment_methods pm using (payment_method_id)"
+        " left join order_suggestions s using (order_id) where o.order_id > %s",
+        "ACB", "ACB", max_order0,
+    )[0]  # fmt: skip
+    scd2 = {}
+    for table, key in SCD2_TABLES:
+        try:
+            scd2[table] = _query(
+                wh,
+                f"select (select count(*) from (select {key} from {table} group by {key}"
+                f"   having count(*) filter (where is_current) <> 1) k),"
+                f" (select count(*) from (select valid_from, lag(valid_to) over"
+                f"   (partition by {key} order by valid_from) prev_to from {table}) v"
+                f"   where prev_to > valid_from)",
+            )[0]
+        except Exception as exc:
+            scd2[table] = (str(exc).splitlines()[0][:80],)
+    services = read_state(settings.run_dir).get("services") or {}
+    restarts = {k: int(v.get("restarts", 0)) - restarts0.get(k, 0) for k, v in services.items()}
+    growth = _db_size(admin) - size0
+    budget = settings.kafka_memory_budget_mb << 20
+
+    print("\n== drill soak: results")
+    print(f"window {start:%Y-%m-%d %H:%M} - {final:%Y-%m-%d %H:%M} UTC, {stores} stores;"
+          f" wall {time.time() - t0:.0f}s; load {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(f"scans produced {produced:,}; landed events {events:,} (rows {rows:,});"
+          f" duplicated {rows - events:,}; dead letters {dead:,};"
+          f" lost with a killed broker (unread) {lost:,};"
+          f" missing otherwise {produced - events - dead - lost:,}")  # fmt: skip
+    print(f"orders posted {orders[0]:,}; qualifying by today's tiers {orders[1]:,};"
+          f" suggested {orders[2]:,} ({orders[3]:,} for customers whose tier changed since);"
+          " more than one per order: impossible (primary key)")  # fmt: skip
+    for table, result in scd2.items():
+        print(f"SCD2 {table}: keys without exactly one current row {result[0]},"
+              f" overlapping versions {result[1] if len(result) > 1 else '?'}")  # fmt: skip
+    print("faults: " + "; ".join(f"{f.at_wall:.0f}s {f.note}" for f in faults if f.done))
+    print("restarts: " + ", ".join(f"{k} {v}" for k, v in sorted(restarts.items()) if v))
+    print("peak RSS: " + ", ".join(f"{k} {v >> 20} MB" for k, v in sorted(peaks.rss.items())))
+    print(f"broker budget {budget >> 20} MB; broker peak {peaks.rss.get('kafka', 0) >> 20} MB;"
+          f" database growth {growth / 2**30:.2f} GB")  # fmt: skip
+    print("ELT days: " + ", ".join(f"{d} {s}" for d, s in sorted(elt.items())))
+    ok = (
+        rows == events
+        and produced == events + dead + lost
+        and (lost == 0 or any(f.service == "kafka" and f.done for f in faults))
+        and peaks.rss.get("kafka", 0) <= budget
+        and elt
+        and all(s == "success" for s in elt.values())
+    )
+    print("verdict:", "OK" if ok else "MISSED")
+    return 0 if ok else 1
