@@ -20,3 +20,8 @@ def stack(settings: Settings) -> Settings:
     if down:
         pytest.fail(f"services not running: {down}; start them with `make up`", pytrace=False)
     return settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The soak drill last: it kills and restarts the stack's services on purpose."""
+    items.sort(key=lambda item: item.get_closest_marker("soak") is not None)

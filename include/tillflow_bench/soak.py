@@ -313,8 +313,8 @@ def run(
         and produced == events + dead + lost
         and (lost == 0 or any(f.service == "kafka" and f.done for f in faults))
         and peaks.rss.get("kafka", 0) <= budget
-        and elt
         and all(s == "success" for s in elt.values())
+        and (bool(elt) or final - start < timedelta(days=1, minutes=30))  # a day ended: built
     )
     print("verdict:", "OK" if ok else "MISSED")
     return 0 if ok else 1

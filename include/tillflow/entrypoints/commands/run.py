@@ -8,7 +8,7 @@ import signal
 import threading
 from datetime import datetime
 
-from tillflow.config import Settings
+from tillflow.config import Settings, _env_flag
 from tillflow.entrypoints.commands import CommandTree
 
 
@@ -20,7 +20,9 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return _serve(settings)
     path = chain.state_file(settings)
     if args.stop:
-        manager.down(settings, ["chain"])
+        # The continuous ingestion came up with the chain unless it is wanted on its own.
+        alone = _env_flag("TILLFLOW_INGEST_CONTINUOUS")
+        manager.down(settings, ["chain"] if alone or not path.exists() else ["chain", "ingest"])
         state = chain.ChainState.load(path)
         path.unlink(missing_ok=True)
         where = f" at simulated {state.position:%Y-%m-%d %H:%M:%S} UTC" if state else ""
