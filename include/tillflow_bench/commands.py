@@ -354,10 +354,12 @@ def register(tree: CommandTree) -> None:
                    help="a fault every this many simulated hours (0: none; default 4)")  # fmt: skip
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed (%(default)s)")
     p.add_argument("--orders-per-second", type=float, default=1.0, help="orders posted (1)")
+    p.add_argument("--no-elt", action="store_true",
+                   help="trigger no simulated day's ELT run (the short CI version)")  # fmt: skip
     p.set_defaults(
         func=lambda args, settings: soak.run(
             settings, args.days, args.stores, args.speedup, args.fault_hours, args.seed,
-            args.orders_per_second,
+            args.orders_per_second, elt=not args.no_elt,
         )
     )  # fmt: skip
 

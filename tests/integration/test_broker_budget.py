@@ -1,7 +1,7 @@
 """The local broker within its memory budget, on an isolated stack (PostgreSQL, the broker and
-the supervisor with a 64 MB budget, their own state folder and ports).
+the supervisor with a 48 MB budget, their own state folder and ports).
 
-A producer sends 2 million scans through the generators' sink while ingestion (the plain
+A producer sends a million scans through the generators' sink while ingestion (the plain
 engine, job ``ingest``) reads them. The broker's RSS reaches the point where the keeper holds
 producers back; once ingestion has read everything, the broker restarts empty and the producer
 goes on. Then every scan landed exactly once, nothing was lost with a recycled broker, and the
@@ -34,8 +34,8 @@ from tillflow.runtime.process import read_pid
 
 pytestmark = pytest.mark.integration
 
-BUDGET_MB = 64
-SCANS = 2_000_000
+BUDGET_MB = 48
+SCANS = 1_000_000
 CHUNK = 50_000
 
 
