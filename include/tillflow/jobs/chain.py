@@ -145,6 +145,7 @@ class Chain:
         self.stop = stop or threading.Event()
         self._lock = threading.Lock()
         self.errors: list[str] = []
+        self.reference_seed = DEFAULT_SEED
 
     # --- persistence ------------------------------------------------------------------------
     def _save(self) -> None:
@@ -216,7 +217,7 @@ class Chain:
             last = self.state.churned_through
         dsn = self.settings.postgres.dsn(config.DB_OLTP, self.settings.postgres.api)
         for slot in hours_passed(datetime.fromisoformat(last) if last else None, now):
-            churn.churn(dsn, slot, plan.seed)
+            churn.churn(dsn, slot, self.reference_seed)
             with self._lock:
                 self.state.churned_through = slot.isoformat()
         started = datetime.fromtimestamp(self.state.started_ms / 1000, UTC).date()
@@ -242,7 +243,24 @@ class Chain:
         finally:
             client.close()
 
+    def _bootstrap(self) -> None:
+        """The OLTP reference data the orders and the churn need (loaded once, idempotent)."""
+        from tillflow.jobs.generators import reference_load
+
+        dsn = self.settings.postgres.dsn(config.DB_OLTP, self.settings.postgres.api)
+        reference_load.bootstrap_oltp(dsn, DEFAULT_SEED)
+        loaded = reference_load.reference_loaded(dsn) or {}
+        # The churn changes the OLTP's own reference data: its seed, not the scans'.
+        self.reference_seed = int(loaded.get("seed", DEFAULT_SEED))
+
     def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self._bootstrap()
+                break
+            except Exception as exc:  # the database starting: try again
+                log.warning("chain: reference data not ready (%s); again in 5 s", exc)
+                self.stop.wait(5)
         threads = [
             threading.Thread(target=self._guard, args=(self._scans,), name="scans", daemon=True),
             threading.Thread(target=self._guard, args=(self._orders,), name="orders", daemon=True),
