@@ -210,10 +210,18 @@ def run(
     watcher.start()
     # The chain runs until its simulated clock reaches the window's end; faults on the way.
     last_print = 0.0
+    moved_at, last_position = time.time(), start
+    stalled = False
     while True:
         state = chain.ChainState.load(chain.state_file(settings))
         position = state.position if state else start
         elapsed = time.time() - t0
+        if position != last_position:
+            moved_at, last_position = time.time(), position
+        elif time.time() - moved_at > 180:
+            stalled = True  # reported below: the chain did not recover by itself
+            print(f"  {elapsed:6.0f}s the chain's clock has not moved for 180 s", flush=True)
+            break
         for fault in faults:
             if not fault.done and elapsed >= fault.at_wall:
                 fault.note = _inject(settings, fault.service)
@@ -339,7 +347,8 @@ def run(
     print("ELT days: " + (", ".join(f"{d} {s}" for d, s in sorted(elt_states.items()))
                           if elt else "not run (--no-elt)"))  # fmt: skip
     ok = (
-        rows == events
+        not stalled
+        and rows == events
         and missing >= 0
         and (missing == 0 or killed > 0)  # 0 lost in a run without broker kills
         and peaks.rss.get("kafka", 0) <= budget

@@ -36,8 +36,9 @@ from tillflow.domain.generation import DEFAULT_SEED
 log = logging.getLogger("tillflow.chain")
 
 ELT_DAG = "tillflow_elt_daily"
-#: Wall seconds a live run lasts before it is started again (it is one long run in practice).
-LIVE_RUN_SECONDS = 10 * 365 * 24 * 3600.0
+#: Simulated seconds one live run covers before it is started again (within datetime's range at
+#: any speed-up; one long run in practice).
+LIVE_RUN_SIMULATED = 30 * 365 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ class Chain:
         while not self.stop.is_set():
             sink = KafkaSink(self.settings.kafka.connection, config.TOPICS.scans)
             stats = run_live(
-                catalog, plan.seed, sink, self.state.position, LIVE_RUN_SECONDS,
+                catalog, plan.seed, sink, self.state.position, LIVE_RUN_SIMULATED / plan.speedup,
                 speedup=plan.speedup, max_rate=plan.max_rate, stop=self.stop,
                 checkpoint=self._scan_mark,
             )  # fmt: skip
