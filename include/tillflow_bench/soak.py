@@ -188,7 +188,8 @@ def run(
     chain.state_file(settings).unlink(missing_ok=True)
     plan = chain.ChainPlan(speedup=speedup, stores=stores, seed=seed,
                            orders_per_second=orders_per_second,
-                           elt_grace_minutes=30.0 if elt else 1e9)  # fmt: skip
+                           elt_grace_minutes=30.0 if elt else 1e9,
+                           until_ms=int(end.timestamp() * 1000))  # fmt: skip
     chain.plan_chain(settings, plan, start)
     up = _cli("up", timeout=900)
     if up.returncode != 0:
@@ -233,8 +234,9 @@ def run(
         if position >= end or elapsed > wall_seconds * 3 + 600:
             break
         time.sleep(1)
+    chain_seconds = time.time() - t0
     stop = _cli("run", "--stop", timeout=300)
-    final = position
+    final = min(position, end)
     print(stop.stdout.strip(), flush=True)
 
     # What the generator produced for [start, final): regenerated from the seed.
@@ -328,11 +330,16 @@ def run(
           f" wall {time.time() - t0:.0f}s; load {os.getloadavg()[0]:.2f}")  # fmt: skip
     missing = produced - events - dead
     killed = sum(1 for f in faults if f.done and f.service == "kafka")
+    # Ingestion notes what a broker holds at each read (every 0.5 s trigger): records acked in
+    # the last moments before a kill may be unseen. Allowed: 2 s of production per kill.
+    rate = produced / max(1.0, chain_seconds)
+    tolerance = int(killed * rate * 2.0)
     print(f"scans produced {produced:,}; landed events {events:,} (rows {rows:,});"
           f" duplicated {rows - events:,}; dead letters {dead:,}")  # fmt: skip
     print(f"lost with {killed} killed broker(s): {missing:,} never landed; {lost:,} of them counted"
           f" by ingestion (ops.ingest_losses), {missing - lost:,} acked by a broker in its last"
-          " moments and never seen by a consumer")  # fmt: skip
+          f" moments and never seen by a consumer (allowed: {tolerance:,}, 2 s of the chain's"
+          f" {rate:,.0f} scans/s per kill)")  # fmt: skip
     print(f"orders posted {orders[0]:,}; qualifying by today's tiers {orders[1]:,};"
           f" suggested {orders[2]:,} ({orders[3]:,} for customers whose tier changed since);"
           " more than one per order: impossible (primary key)")  # fmt: skip
@@ -349,8 +356,8 @@ def run(
     ok = (
         not stalled
         and rows == events
-        and missing >= 0
-        and (missing == 0 or killed > 0)  # 0 lost in a run without broker kills
+        and missing >= lost >= 0
+        and missing - lost <= tolerance  # 0 lost in a run without broker kills
         and peaks.rss.get("kafka", 0) <= budget
         and all(s == "success" for s in elt_states.values())
         and (bool(elt_states) or not elt or final - start < timedelta(days=1, minutes=30))

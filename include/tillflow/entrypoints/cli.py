@@ -26,6 +26,7 @@ from tillflow.runtime import manager
 from tillflow.runtime.airflow_env import airflow_env
 from tillflow.runtime.process import StackError
 from tillflow.runtime.registry import all_services
+from tillflow.runtime.services import Service
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -135,7 +136,14 @@ def _cmd_supervise(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.kafka.external:
         budget = settings.kafka_memory_budget_mb << 20
         keeper = BrokerKeeper(settings, {s.name: s for s in services}, budget)
-    supervisor.run(supervisor.Supervisor(services, settings.run_dir, keeper=keeper), interval)
+
+    def registry() -> list[Service]:
+        return [s for s in all_services(settings) if s.name != "supervisor"]
+
+    supervisor.run(
+        supervisor.Supervisor(services, settings.run_dir, keeper=keeper, registry=registry),
+        interval,
+    )
     return 0
 
 

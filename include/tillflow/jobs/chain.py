@@ -53,6 +53,8 @@ class ChainPlan:
     max_rate: float = 50_000.0
     #: Simulated minutes after a day's end before its ELT run: voids spill over up to 3 minutes.
     elt_grace_minutes: float = 30.0
+    #: Where the scans stop (epoch ms; None: never): the drill's window ends there.
+    until_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.speedup <= 0 or self.orders_per_second < 0 or self.max_rate <= 0:
@@ -166,9 +168,15 @@ class Chain:
         plan = self.state.plan
         catalog = Catalog.from_seed(plan.seed, plan.stores)
         while not self.stop.is_set():
+            span = LIVE_RUN_SIMULATED
+            if plan.until_ms is not None:
+                span = (plan.until_ms - self.state.position_ms) / 1000
+                if span <= 0:  # the plan's window is done: the chain only idles now
+                    self.stop.wait(1)
+                    continue
             sink = KafkaSink(self.settings.kafka.connection, config.TOPICS.scans)
             stats = run_live(
-                catalog, plan.seed, sink, self.state.position, LIVE_RUN_SIMULATED / plan.speedup,
+                catalog, plan.seed, sink, self.state.position, span / plan.speedup,
                 speedup=plan.speedup, max_rate=plan.max_rate, stop=self.stop,
                 checkpoint=self._scan_mark,
             )  # fmt: skip

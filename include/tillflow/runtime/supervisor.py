@@ -88,7 +88,16 @@ class Supervisor:
     def record(self, name: str) -> Record:
         return self.records.setdefault(name, Record())
 
+    #: The stack's services as they are now (the registry grows with `tillflow run`: the chain
+    #: and the continuous ingestion); None: ``services`` as given.
+    registry: Callable[[], Sequence[Service]] | None = None
+
     def supervised(self) -> list[Service]:
+        if self.registry is not None:
+            known = {s.name for s in self.services}
+            fresh = [s for s in self.registry() if s.name not in known]
+            if fresh:
+                self.services = [*self.services, *fresh]
         return [
             s
             for s in self.services

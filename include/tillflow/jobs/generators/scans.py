@@ -534,6 +534,8 @@ def run_live(
         stats.hours += 1
         if done:
             break
+    else:  # the whole window was sent: every event before its end
+        mark = max(mark, epoch_ms(sim_end))
     remaining = duration_s - (clock() - wall0)
     if remaining > 0 and not done and not (stop is not None and stop.is_set()):
         sleep(remaining)  # the window is a wall-clock window: it lasts its duration
