@@ -111,18 +111,23 @@ def _service_rss(settings: Settings) -> dict[str, int]:
 
 
 def _db_size(admin: str) -> int:
-    import psycopg
-
-    with psycopg.connect(admin, autocommit=True) as conn:
-        row = conn.execute("select sum(pg_database_size(datname)) from pg_database").fetchone()
-    return int(row[0]) if row and row[0] else 0
+    rows = _query(admin, "select sum(pg_database_size(datname)) from pg_database")
+    return int(rows[0][0]) if rows and rows[0][0] else 0
 
 
 def _query(dsn: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """One query, retried for a minute while the database restarts (one of the faults)."""
     import psycopg
 
-    with psycopg.connect(dsn) as conn:
-        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+    deadline = time.time() + 60
+    while True:
+        try:
+            with psycopg.connect(dsn, connect_timeout=5) as conn:
+                return [tuple(r) for r in conn.execute(sql, args).fetchall()]
+        except psycopg.OperationalError:
+            if time.time() > deadline:
+                raise
+            time.sleep(2)
 
 
 def _wait(check: Callable[[], bool], timeout: float, every: float = 5.0) -> bool:
@@ -235,9 +240,7 @@ def run(
             break
         time.sleep(1)
     chain_seconds = time.time() - t0
-    stop = _cli("run", "--stop", timeout=300)
     final = min(position, end)
-    print(stop.stdout.strip(), flush=True)
 
     # What the generator produced for [start, final): regenerated from the seed.
     produced_sink = CountingSink()
@@ -260,15 +263,18 @@ def run(
         total = _query(wh, "select coalesce(sum(records), 0) from ops.ingest_losses")[0][0]
         return int(total) - int(lost0)
 
-    # Until everything landed, or nothing more lands for 30 s (what a killed broker took).
+    # Until everything landed, or nothing more lands for 90 s (what a killed broker took).
     seen: list[int] = []
 
     def settled() -> bool:
         seen.append(sum(landed()[1:]))
-        return seen[-1] >= produced or (len(seen) > 6 and seen[-1] == seen[-7])
+        return seen[-1] >= produced or (len(seen) > 18 and seen[-1] == seen[-19])
 
+    # (ingestion runs on meanwhile: a job restarted by the supervisor needs a minute)
     _wait(settled, 1200)
     rows, events, dead = landed()
+    stop = _cli("run", "--stop", timeout=300)  # the chain and its ingestion
+    print(stop.stdout.strip(), flush=True)
     lost = lost_now()
 
     # Each simulated day's ELT run: wait for them to end.

@@ -20,9 +20,12 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return _serve(settings)
     path = chain.state_file(settings)
     if args.stop:
+        if not path.exists():
+            print("no chain is planned: nothing to stop")
+            return 0
         # The continuous ingestion came up with the chain unless it is wanted on its own.
         alone = _env_flag("TILLFLOW_INGEST_CONTINUOUS")
-        manager.down(settings, ["chain"] if alone or not path.exists() else ["chain", "ingest"])
+        manager.down(settings, ["chain"] if alone else ["chain", "ingest"])
         state = chain.ChainState.load(path)
         path.unlink(missing_ok=True)
         where = f" at simulated {state.position:%Y-%m-%d %H:%M:%S} UTC" if state else ""
