@@ -356,10 +356,13 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--orders-per-second", type=float, default=1.0, help="orders posted (1)")
     p.add_argument("--no-elt", action="store_true",
                    help="trigger no simulated day's ELT run (the short CI version)")  # fmt: skip
+    p.add_argument("--faults", default=",".join(soak.FAULTS),
+                   help="the kinds of fault, comma-separated (default: all)")  # fmt: skip
     p.set_defaults(
         func=lambda args, settings: soak.run(
             settings, args.days, args.stores, args.speedup, args.fault_hours, args.seed,
             args.orders_per_second, elt=not args.no_elt,
+            kinds=tuple(k for k in args.faults.split(",") if k),
         )
     )  # fmt: skip
 

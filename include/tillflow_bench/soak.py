@@ -72,10 +72,12 @@ class Peaks:
         self.rss[name] = max(self.rss.get(name, 0), value)
 
 
-def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tillflow.entrypoints.cli", *args],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True, text=True, timeout=timeout, check=False, env=env,
     )  # fmt: skip
 
 
@@ -148,6 +150,7 @@ def run(
     seed: int,
     orders_per_second: float,
     elt: bool = True,
+    kinds: tuple[str, ...] = FAULTS,
 ) -> int:
     from tillflow.domain.generation.model import Catalog
     from tillflow.jobs import chain
@@ -168,10 +171,10 @@ def run(
     if fault_hours > 0:
         t = 0.0
         period = fault_hours * 3600 / speedup
-        kinds = list(FAULTS)
-        rng.shuffle(kinds)  # every kind once before any twice, in a seeded order
+        order = list(kinds)
+        rng.shuffle(order)  # every kind once before any twice, in a seeded order
         while t + period < wall_seconds:
-            kind = kinds[len(faults) % len(kinds)]
+            kind = order[len(faults) % len(order)]
             faults.append(Fault(t + rng.uniform(0.2, 1.0) * period, kind))
             t += period
     print(
@@ -186,11 +189,15 @@ def run(
     restarts0 = {k: int(v.get("restarts", 0)) for k, v in
                  (read_state(settings.run_dir).get("services") or {}).items()}  # fmt: skip
     lost0 = _query(wh, "select coalesce(sum(records), 0) from ops.ingest_losses")[0][0]
-    max_order0 = _query(oltp, "select coalesce(max(order_id), 0) from orders")[0][0]
     size0 = _db_size(admin)
     since = datetime.now(UTC)
 
     chain.state_file(settings).unlink(missing_ok=True)
+    # The continuous ingestion first (a minute for Spark), so the chain's clock starts with it.
+    first = _cli("up", timeout=900, env={**os.environ, "TILLFLOW_INGEST_CONTINUOUS": "1"})
+    if first.returncode != 0:
+        print(first.stdout + first.stderr, file=sys.stderr)
+        return 1
     plan = chain.ChainPlan(speedup=speedup, stores=stores, seed=seed,
                            orders_per_second=orders_per_second,
                            elt_grace_minutes=30.0 if elt else 1e9,
@@ -310,8 +317,8 @@ def run(
         "   and pm.method = 'bank_transfer' and pm.bank = %s))"
         " from orders o join customers c using (customer_id)"
         " join payment_methods pm using (payment_method_id)"
-        " left join order_suggestions s using (order_id) where o.order_id > %s",
-        "ACB", "ACB", max_order0,
+        " left join order_suggestions s using (order_id) where o.created_at >= %s",
+        "ACB", "ACB", since,
     )[0]  # fmt: skip
     scd2 = {}
     for table, key in SCD2_TABLES:
