@@ -184,6 +184,10 @@ with DAG(
         operator_args={
             "vars": DBT_VARS,
             "install_deps": False,
+            # A failing dbt test fails on the data, which a retry does not change: one retry,
+            # soon (a transient error still gets its second chance), not two 30 s apart.
+            "retries": 1,
+            "retry_delay": timedelta(seconds=10),
             # A cleared or retried run skips the producer and each sensor runs its own node:
             # `dbt test --select <model>` then takes only the tests whose other parents are
             # built already (its ancestors), so a test comparing a model with a downstream one

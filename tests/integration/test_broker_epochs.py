@@ -4,7 +4,7 @@ folder and port, started by `tillflow up kafka`) and the stack's warehouse.
 The continuous Spark job is reading when the broker dies; a new broker (a new cluster id: a new
 incarnation) takes its place. Then the new events land exactly once under a new epoch, what the
 old broker held that ingestion never read is counted in ``ops.ingest_losses`` and shown by
-`tillflow status`, and nothing lands twice on a second run. Before epochs, the commit log's
+`tillflow status`. Before epochs, the commit log's
 offsets of the old broker stopped every read of the new one ("no records past N").
 """
 
@@ -127,14 +127,6 @@ def test_a_killed_broker_is_a_new_epoch_and_its_unread_records_are_counted(
         status = run_tillflow({**own_broker, "TILLFLOW_HOME": str(stack.home)}, "status")
         assert "ops.ingest_losses" in status.stdout, status.stdout
 
-        # And an available-now run after it lands nothing more
-        again = subprocess.run(
-            bench.job_command([f"{topic}:scans"], job, "available-now",
-                              stack.home / "spark" / "checkpoints" / job),
-            env=bench.job_env(), capture_output=True, timeout=600, check=False,
-        )  # fmt: skip
-        assert again.returncode == 0, again.stdout[-3000:]
-        assert bench.landed_count(dsn, topic) == landed_old + NEW
     finally:
         if proc is not None and proc.poll() is None:
             bench.kill_job(proc)

@@ -3,7 +3,7 @@
 - poison: bad records of every kind mixed into valid streams (scans, CDC, order events) →
   count(raw) + count(dead letters) = produced, every bad one with a reason;
 - the sink alone: a replayed chunk lands nothing twice;
-- faults: kill -9 the job 10 times mid-ingest (100k events here; `tillflow bench ingest-fault`
+- faults: kill -9 the job twice mid-ingest (60k events here; `tillflow bench ingest-fault`
   does 1M) → the exact id set; the job's database connections terminated mid-ingest → it recovers
   by itself and nothing is lost.
 
@@ -255,18 +255,19 @@ def test_a_replayed_chunk_lands_nothing_twice(stack: Settings, warehouse: str) -
         bench.cleanup(warehouse, [topic], [job, job + "-other"])
 
 
-def test_kill_minus_9_four_times_loses_and_repeats_nothing(stack: Settings, warehouse: str) -> None:
-    # Given 100,000 scans; When the continuous job is killed -9 four times at random points and
-    # restarted each time, then finishes with a catch-up run. (Four keeps CI short: each kill
-    # costs a Spark restart; `make bench-ingest-fault` is the ten-kill drill over 1M events.)
+def test_kill_minus_9_twice_loses_and_repeats_nothing(stack: Settings, warehouse: str) -> None:
+    # Given 60,000 scans; When the continuous job is killed -9 twice at random points and
+    # restarted each time, then finishes with a catch-up run. (Two keeps CI short: each kill
+    # costs a Spark restart; `make bench-ingest-fault` is the ten-kill drill over 1M events, and
+    # the soak drill's short version kills the stack's continuous ingestion too.)
     result = bench.fault_drill(
-        stack, count=100_000, kills=4, min_delay=0.0, max_delay=2.0,
+        stack, count=60_000, kills=2, min_delay=0.0, max_delay=2.0,
         max_offsets_per_trigger=4_000, seed=4,
     )  # fmt: skip
     # Then every kill hit a landing run, and raw holds exactly the produced ids
-    assert len(result.kill_points) == 4, result
+    assert len(result.kill_points) == 2, result
     assert (result.missing, result.duplicated) == (0, 0), result
-    assert result.landed_rows == result.distinct_ids == 100_000
+    assert result.landed_rows == result.distinct_ids == 60_000
 
 
 def test_terminated_database_connections_are_survived(stack: Settings, warehouse: str) -> None:
