@@ -67,9 +67,13 @@ def _lost(dsn: str) -> int:
 
 
 def run(settings: Settings, day_from: str, day_to: str, stores: int | None, every: float) -> int:
+    from tillflow.runtime.managed.ingest import ingest
     from tillflow.runtime.registry import all_services
 
-    running = {s.name for s in all_services(settings) if s.pid() is not None}
+    # The ingestion service is in the registry only where TILLFLOW_INGEST_CONTINUOUS is set (or
+    # a chain is planned): ask it directly.
+    services = [*all_services(settings), ingest(settings)]
+    running = {s.name for s in services if s.pid() is not None}
     missing = {"kafka", "supervisor", "ingest"} - running
     if missing:
         print(
