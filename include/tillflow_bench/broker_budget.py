@@ -51,7 +51,9 @@ def _landed(dsn: str, start: datetime, end: datetime, since: datetime) -> tuple[
 
     with psycopg.connect(dsn) as conn:
         row = conn.execute(
-            "select count(*), count(distinct scan_id) from raw.pos_scans where kafka_topic = %s"
+            # an event is (scan_id, void or not): a void re-sends its scan's id with quantity 0
+            "select count(*), count(distinct (scan_id, quantity = 0)) from raw.pos_scans"
+            " where kafka_topic = %s"
             " and scanned_at >= %s and scanned_at < %s and ingested_at >= %s",
             (config.TOPICS.scans, start, end, since),
         ).fetchone()
