@@ -4,14 +4,13 @@ components go through the same code paths."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.isolated import free_port, run_tillflow
+from tests.integration.isolated import run_tillflow, second_stack_env
 from tillflow.runtime.process import pid_alive, port_in_use
 
 pytestmark = pytest.mark.integration
@@ -21,14 +20,7 @@ CORE = ["postgres", "kafka", "redis"]
 
 @pytest.fixture
 def isolated_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = dict(os.environ)
-    env.update(
-        TILLFLOW_HOME=str(tmp_path / "state"),
-        TILLFLOW_PG_PORT=str(free_port()),
-        TILLFLOW_KAFKA_PORT=str(free_port()),
-        TILLFLOW_REDIS_PORT=str(free_port()),
-        TILLFLOW_AIRFLOW_PORT=str(free_port()),
-    )
+    env = second_stack_env(tmp_path / "state")
     yield env
     run_tillflow(env, "down")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.isolated import free_port, run_tillflow
+from tests.integration.isolated import run_tillflow, second_stack_env
 from tillflow.runtime.process import read_pid
 
 pytestmark = pytest.mark.integration
@@ -22,15 +22,7 @@ SERVICES = ["kafka", "redis", "supervisor"]
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = dict(os.environ)
-    env.update(
-        TILLFLOW_HOME=str(tmp_path / "state"),
-        TILLFLOW_PG_PORT=str(free_port()),
-        TILLFLOW_KAFKA_PORT=str(free_port()),
-        TILLFLOW_REDIS_PORT=str(free_port()),
-        TILLFLOW_AIRFLOW_PORT=str(free_port()),
-        TILLFLOW_SUPERVISE_INTERVAL="0.5",
-    )
+    env = second_stack_env(tmp_path / "state", TILLFLOW_SUPERVISE_INTERVAL="0.5")
     up = run_tillflow(env, "up", *SERVICES)
     assert up.returncode == 0, up.stdout + up.stderr
     yield env

@@ -32,3 +32,12 @@ def test_no_file_means_produce_and_a_file_says_why_to_wait(tmp_path: Path) -> No
     assert "60 MB of its 64 MB" in line and "ingestion 1,234" in line and "12s" in line
     pressure_file(tmp_path).write_text("{half")  # a file being replaced: not a signal
     assert read_pressure(tmp_path) is None
+
+
+def test_a_file_whose_keeper_is_gone_holds_nobody_back(tmp_path: Path) -> None:
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    pressure_file(tmp_path).write_text(json.dumps({"pid": gone.pid, "rss": 1, "budget": 2}))
+    assert read_pressure(tmp_path) is None

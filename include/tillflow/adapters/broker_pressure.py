@@ -8,6 +8,7 @@ read, and the step the keeper is at. No file: produce freely (always so with an 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,25 @@ def pressure_file(run_dir: Path) -> Path:
 
 
 def read_pressure(run_dir: Path) -> dict[str, Any] | None:
-    """What the keeper says while producers must wait (None: they may produce)."""
+    """What the keeper says while producers must wait (None: they may produce; also when the
+    keeper that wrote it is gone, since nobody would recycle the broker then)."""
     try:
         body: dict[str, Any] = json.loads(pressure_file(run_dir).read_text())
     except (OSError, ValueError):
         return None
-    return body
+    return body if _writer_alive(body.get("pid")) else None
+
+
+def _writer_alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return True  # no pid recorded: trust the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def describe(body: dict[str, Any], held_for: float) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import sys
 import threading
@@ -128,7 +127,7 @@ class KafkaSink:
         """Wait while the broker's keeper holds producers back (the broker at its memory budget,
         recycled once its consumers have read what it holds), with a progress line every 10 s."""
         body = read_pressure(self.pressure_dir)
-        if body is None or not _alive(body.get("pid")):
+        if body is None:
             return
         self._producer.flush(120)  # what was sent counts before the consumers' catch-up
         started = last = time.monotonic()
@@ -139,8 +138,6 @@ class KafkaSink:
                 last = time.monotonic()
                 print(describe(body, last - started), file=sys.stderr, flush=True)
             body = read_pressure(self.pressure_dir)
-            if body is not None and not _alive(body.get("pid")):
-                break  # its keeper is gone: nobody will recycle the broker now
         self.held_seconds += time.monotonic() - started
         print(f"broker recycled: producing again after {time.monotonic() - started:.0f}s",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -174,19 +171,6 @@ class KafkaSink:
 
     def close(self) -> None:
         self.flush()
-
-
-def _alive(pid: object) -> bool:
-    """Whether the process that wrote a pressure file still runs (no pid: assume so)."""
-    if not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
