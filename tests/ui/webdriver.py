@@ -95,13 +95,25 @@ class Browser:
     def login(
         self, url: str, user: tuple[str, str], password: tuple[str, str], submit: str
     ) -> None:
-        """Type a login form's (css, text) fields at ``url`` and submit it, as a person does."""
-        self.get(url)
-        self.wait_for("return document.querySelector(arguments[0])", 60, "the login form", user[0])
-        self.type(*user)
-        self.type(*password)
-        self.click(submit)
-        self.wait_for("return !location.pathname.includes('/login')", 60, f"the login at {url}")
+        """Type a login form's (css, text) fields at ``url`` and submit it, as a person does.
+
+        A person whose first try did nothing tries again: on a loaded machine a form can be on
+        screen before its page's scripts take the typing, and then the submit does nothing."""
+        left_on_page = ""
+        for _attempt in range(3):
+            self.get(url)
+            self.wait_for(
+                "return document.querySelector(arguments[0])", 60, "the login form", user[0]
+            )
+            self.type(*user)
+            self.type(*password)
+            self.click(submit)
+            try:
+                self.wait_for("return !location.pathname.includes('/login')", 40, "the login")
+                return
+            except WebDriverError:
+                left_on_page = str(self.run("return document.body.innerText.slice(0, 300)"))
+        raise WebDriverError(f"three logins at {url} stayed on the form; it said: {left_on_page!r}")
 
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
