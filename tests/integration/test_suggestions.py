@@ -231,6 +231,52 @@ def test_a_customer_promoted_to_diamond_gets_a_suggestion_on_the_next_qualifying
     )
 
 
+def test_an_old_order_republished_by_a_cdc_snapshot_is_not_decided_again(
+    catalogue: sup.Catalogue, topics: sup.TestTopics, service: sup.ServiceProcess
+) -> None:
+    """A broker that lost its topics makes CDC snapshot the outbox again (``op=r``): every old
+    order comes back. One that did not qualify when it was placed and qualifies now (its
+    customer was promoted since) must not get a suggestion today."""
+    customer = catalogue.regular[1]
+    product = sorted(catalogue.products)[0]
+    price = catalogue.products[product][1]
+    with psycopg.connect(sup.admin_dsn()) as conn, conn.transaction():
+        order_ids = sup.allocate(conn, "orders", "order_id", 2)
+        old, new = (
+            Order(order_id, customer, catalogue.acb, catalogue.store_id,
+                  "2026-11-21T10:00:00.000Z", (OrderLine(1, product, 1, price),))
+            for order_id in order_ids
+        )  # fmt: skip
+        sup.insert_orders(conn, [old, new])
+    # Given a gold customer's order paid by ACB transfer, decided: no suggestion
+    sup.produce_orders(topics.orders, [old])
+    sup.wait_for(lambda: _heartbeat(service).get("orders", 0) >= 1, 20, "the old order")
+    assert sup.suggested_lines([old.order_id]) == []
+    # And the customer promoted to diamond since
+    with psycopg.connect(sup.admin_dsn(), autocommit=True) as conn:
+        before = conn.execute(
+            "select customer_id, name, email, tier from customers where customer_id = %s",
+            (customer,),
+        ).fetchone()
+        assert before is not None
+        conn.execute("update customers set tier = 'diamond' where customer_id = %s", (customer,))
+    _promote_through_cdc(
+        topics, service, dict(zip(("customer_id", "name", "email", "tier"), before, strict=True))
+    )
+    # When a re-snapshot publishes the old order's outbox row again (a snapshot read), followed
+    # by a new qualifying order of the same customer as a live insert
+    snapshot_read = outbox_envelope(old, event_id=old.order_id)
+    snapshot_read["op"] = "r"
+    sup.produce_json(topics.orders, str(old.order_id), snapshot_read)
+    sup.produce_orders(topics.orders, [new])
+    # Then the new order is suggested (the service decided everything before it)
+    catalogue.diamond.append(customer)
+    wait_processed(catalogue, [new], timeout=20, service=service)
+    # And the old one is not: it was decided once, when it was placed
+    assert sup.suggested_lines([old.order_id]) == []
+    check_invariants(catalogue, [old, new], sup.read_topic(topics.suggestions), {new.order_id})
+
+
 def test_a_parked_service_wakes_on_a_cdc_change_and_an_order_and_loses_neither(
     catalogue: sup.Catalogue, topics: sup.TestTopics, tmp_path: Path
 ) -> None:

@@ -202,6 +202,15 @@ def test_deletes_and_tombstones_carry_no_order(value: str | None, expected: None
     assert events.parse_order_event(value) is expected
 
 
+def test_a_snapshot_read_of_the_outbox_carries_no_order_to_decide() -> None:
+    # Given an outbox row CDC publishes again in a re-snapshot
+    snapshot = events.outbox_envelope(ORDER, event_id=5)
+    snapshot["op"] = "r"
+    # Then it is no order event (an insert of the same row is one)
+    assert events.parse_order_event(json.dumps(snapshot)) is None
+    assert events.parse_order_event(json.dumps({**snapshot, "op": "c"})) == ("order_created", ORDER)
+
+
 @pytest.mark.parametrize(
     "value",
     ["not json", json.dumps({"after": {"payload": "[1]"}}), json.dumps({"after": {"payload": {}}})],

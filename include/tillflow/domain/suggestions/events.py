@@ -110,10 +110,19 @@ def order_from_payload(payload: Mapping[str, Any]) -> Order:
 
 def parse_order_event(value: bytes | str | None) -> tuple[str, Order] | None:
     """``(event_type, order)`` from an ``order_events`` message; None when it carries no event
-    (a tombstone, or the delete of an outbox row). Raises BadEvent on a malformed message."""
+    (a tombstone, the delete of an outbox row, or a snapshot read). Raises BadEvent on a
+    malformed message.
+
+    A snapshot read (``op=r``) is CDC publishing the outbox again, after its offsets were set
+    aside (a broker that lost its topics) or its slot was lost: every order in it was placed
+    before and published then, as an insert. Deciding it again could suggest a line today for
+    an old order that qualifies only now, so it carries no event: an order is decided once,
+    from the insert of its outbox row."""
     if value is None:
         return None
     doc = _envelope(_loads(value))
+    if doc.get("op") == "r":
+        return None
     if "event_type" in doc and "order_id" in doc:  # a bare payload (no envelope)
         payload: Any = doc
     else:
