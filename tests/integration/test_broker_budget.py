@@ -130,6 +130,7 @@ def test_the_broker_is_recycled_within_its_budget_and_nothing_is_lost(
     assert (rows, distinct) == (SCANS, SCANS)
     assert lost == (0,)
     # And the broker's RSS never passed its budget
+    print(f"broker peak RSS {peak / 2**20:.1f} MB of {BUDGET_MB} MB, recycles {runs}")
     assert 0 < peak <= BUDGET_MB << 20, (peak >> 20, runs)
 
 

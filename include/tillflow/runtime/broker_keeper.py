@@ -9,7 +9,10 @@ the broker once everything it holds has been read:
 
 1. the broker's RSS reaches ``PRESSURE_AT`` of the budget (``TILLFLOW_KAFKA_MEMORY_BUDGET_MB``):
    the keeper writes ``run/kafka.pressure``; the generators see it before each send, flush and
-   wait, with a progress line saying why (backpressure, not a dead broker);
+   wait, with a progress line saying why (backpressure, not a dead broker). The RSS is watched
+   every ``WATCH_EVERY`` seconds apart from the supervisor's looks (``watch``): producers at full
+   speed put megabytes a second into the broker, more than the budget's headroom between two
+   looks when the budget is small;
 2. it waits until the platform's consumers have read everything the broker holds, and nothing
    new arrived since its last look (a producer may still be finishing a send): ingestion's
    commit log (job ``ingest``, every platform topic it reads) and the suggestion service's group
@@ -33,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +54,8 @@ log = logging.getLogger("tillflow.broker")
 #: The share of the budget at which producers are held back and the recycle begins (what they
 #: had in flight still fits under the budget).
 PRESSURE_AT = 0.8
+#: How often the broker's RSS is compared with the budget between the supervisor's looks.
+WATCH_EVERY = 0.2
 #: The suggestion service's group (``jobs.suggestions.consumer.ServiceConfig.group_id``).
 SUGGESTIONS_GROUP = "tillflow-suggestions"
 
@@ -149,6 +155,9 @@ class BrokerKeeper:
     #: Services the keeper stopped for a recycle: the supervisor leaves them alone.
     paused: set[str] = field(default_factory=set)
     _last_ends: dict[TopicPartition, int] | None = None
+    #: A look (``tick``) and the watch never run at once: a recycle is not undone by a watch
+    #: that read the old broker's RSS.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         # A file an earlier keeper left (its supervisor stopped mid-recycle) holds nobody back.
@@ -182,7 +191,44 @@ class BrokerKeeper:
         self._last_ends = held.ends
         return quiet
 
+    def watch(self, stop: threading.Event, every: float = WATCH_EVERY) -> None:
+        """Hold producers back the moment the broker crosses ``PRESSURE_AT`` of its budget,
+        until ``stop``; the next look (``tick``) does the rest."""
+        while not stop.wait(every):
+            try:
+                self.watch_once()
+            except Exception:  # a failed reading must not end the watch
+                log.exception("broker watch failed; it reads again")
+
+    def watch_once(self) -> bool:
+        """One reading; True when it began holding producers back."""
+        if not self._lock.acquire(blocking=False):
+            return False  # a look is under way (maybe a recycle): it decides
+        try:
+            broker = self.services["kafka"]
+            pid = broker.pid()
+            if self.pressure_since is not None or pid is None or broker.external:
+                return False
+            rss = rss_bytes(pid)
+            if rss < PRESSURE_AT * self.budget_bytes:
+                return False
+            self.pressure_since = self.clock()
+            self.peak_rss = max(self.peak_rss, rss)
+            self._write_pressure(rss, Holdings(), "waiting for the keeper's next look")
+            log.warning(
+                "broker at %d MB of its %d MB budget: producers wait; the next look waits for"
+                " the consumers to read what it holds, then it restarts empty",
+                rss >> 20, self.budget_bytes >> 20,
+            )  # fmt: skip
+            return True
+        finally:
+            self._lock.release()
+
     def tick(self, wanted: Iterable[str]) -> None:
+        with self._lock:
+            self._tick(wanted)
+
+    def _tick(self, wanted: Iterable[str]) -> None:
         broker = self.services["kafka"]
         pid = broker.pid()
         if pid is None or broker.external:

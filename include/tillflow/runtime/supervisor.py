@@ -247,6 +247,10 @@ def run(supervisor: Supervisor, interval: float, stop: threading.Event | None = 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     log.info("supervising every %.1fs: %s", interval, [s.name for s in supervisor.supervised()])
+    if supervisor.keeper is not None:
+        threading.Thread(
+            target=supervisor.keeper.watch, args=(stop,), name="broker-watch", daemon=True
+        ).start()
     try:
         while not stop.is_set():
             try:
