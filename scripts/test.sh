@@ -13,7 +13,10 @@ mypy
 lint-imports --no-cache
 echo "== stack"
 started_here=0
-if ! tillflow status | grep -qE '^postgres +running'; then started_here=1; fi
+# Read the whole status first: `grep -q` stops reading at its match, and under pipefail the
+# status command's broken pipe would read as "not running" (and this run would stop the stack).
+status=$(tillflow status 2>/dev/null || true)
+if ! grep -qE '^postgres +running' <<<"$status"; then started_here=1; fi
 cleanup() { if [ "$started_here" = 1 ]; then echo "== stopping the stack this run started"; tillflow down; fi; }
 trap cleanup EXIT
 tillflow up
