@@ -250,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StackError, ValueError) as exc:
         print(f"tillflow: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`tillflow status | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
