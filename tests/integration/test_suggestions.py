@@ -210,17 +210,8 @@ def test_a_customer_promoted_to_diamond_gets_a_suggestion_on_the_next_qualifying
     sup.produce_orders(topics.orders, [first])
     sup.wait_for(lambda: _heartbeat(service).get("orders", 0) >= 1, 20, "the first order")
     assert sup.suggested_lines([first.order_id]) == []
-    # When the customer is promoted to diamond (the database, then its CDC event)
-    with psycopg.connect(sup.admin_dsn(), autocommit=True) as conn:
-        before = conn.execute(
-            "select customer_id, name, email, tier from customers where customer_id = %s",
-            (customer,),
-        ).fetchone()
-        assert before is not None
-        conn.execute("update customers set tier = 'diamond' where customer_id = %s", (customer,))
-    row = dict(zip(("customer_id", "name", "email", "tier"), before, strict=True))
-    # Then the cache sees its CDC event within seconds
-    _promote_through_cdc(topics, service, row)
+    # When the customer is promoted to diamond; then the cache sees its CDC event within seconds
+    _promote(topics, service, customer)
     # And the next qualifying order gets a suggestion
     second = new_order()
     sup.produce_orders(topics.orders, [second])
@@ -253,16 +244,7 @@ def test_an_old_order_republished_by_a_cdc_snapshot_is_not_decided_again(
     sup.wait_for(lambda: _heartbeat(service).get("orders", 0) >= 1, 20, "the old order")
     assert sup.suggested_lines([old.order_id]) == []
     # And the customer promoted to diamond since
-    with psycopg.connect(sup.admin_dsn(), autocommit=True) as conn:
-        before = conn.execute(
-            "select customer_id, name, email, tier from customers where customer_id = %s",
-            (customer,),
-        ).fetchone()
-        assert before is not None
-        conn.execute("update customers set tier = 'diamond' where customer_id = %s", (customer,))
-    _promote_through_cdc(
-        topics, service, dict(zip(("customer_id", "name", "email", "tier"), before, strict=True))
-    )
+    _promote(topics, service, customer)
     # When a re-snapshot publishes the old order's outbox row again (a snapshot read), followed
     # by a new qualifying order of the same customer as a live insert
     snapshot_read = outbox_envelope(old, event_id=old.order_id)
@@ -316,6 +298,21 @@ def test_a_parked_service_wakes_on_a_cdc_change_and_an_order_and_loses_neither(
     finally:
         service.stop()
         service.drop_cache()
+
+
+def _promote(topics: sup.TestTopics, service: sup.ServiceProcess, customer: int) -> None:
+    """Make ``customer`` diamond: in the database, then its CDC event; wait until the cache has
+    it."""
+    with psycopg.connect(sup.admin_dsn(), autocommit=True) as conn:
+        before = conn.execute(
+            "select customer_id, name, email, tier from customers where customer_id = %s",
+            (customer,),
+        ).fetchone()
+        assert before is not None
+        conn.execute("update customers set tier = 'diamond' where customer_id = %s", (customer,))
+    _promote_through_cdc(
+        topics, service, dict(zip(("customer_id", "name", "email", "tier"), before, strict=True))
+    )
 
 
 def _promote_through_cdc(

@@ -158,6 +158,8 @@ class BrokerKeeper:
     #: A look (``tick``) and the watch never run at once: a recycle is not undone by a watch
     #: that read the old broker's RSS.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The end offsets seen at the looks and not yet written (``note_ends``), per cluster id.
+    _unnoted: dict[str, dict[TopicPartition, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # A file an earlier keeper left (its supervisor stopped mid-recycle) holds nobody back.
@@ -227,6 +229,35 @@ class BrokerKeeper:
     def tick(self, wanted: Iterable[str]) -> None:
         with self._lock:
             self._tick(wanted)
+            try:
+                self.note_ends()
+            except Exception as exc:  # the database or the broker may be restarting
+                log.info("broker end offsets not noted this look: %s", exc)
+
+    def note_ends(self) -> None:
+        """Record the broker's end offsets for ingestion's topics in its epoch's watermarks,
+        at every look. A broker killed before ingestion planned a batch of what it held (a
+        Spark session still starting, a long first batch, ingestion down) would otherwise take
+        those records uncounted; now at most one look's worth (2 s) goes uncounted. Kept in
+        memory while the database is away and written at the next look that reaches it."""
+        from tillflow.adapters import kafka
+        from tillflow.jobs.ingest.epochs import epoch_for, note_watermarks
+        from tillflow.jobs.ingest.jobargs import default_topics
+
+        broker = self.services["kafka"]
+        if broker.external or broker.pid() is None:
+            return
+        connection = self.settings.kafka.connection
+        cluster = kafka.cluster_id(kafka.admin(connection))
+        ends = {tp: o for tp, o in kafka.end_offsets(connection, default_topics()).items() if o}
+        if ends:
+            self._unnoted.setdefault(cluster, {}).update(ends)
+        dsn = self.settings.postgres.dsn(config.DB_WAREHOUSE, self.settings.postgres.ingest)
+        # Oldest first: an incarnation that went away while the database was down is numbered
+        # before the one that replaced it.
+        for old in list(self._unnoted):
+            note_watermarks(dsn, epoch_for(dsn, old), self._unnoted[old])
+            del self._unnoted[old]
 
     def _tick(self, wanted: Iterable[str]) -> None:
         broker = self.services["kafka"]
