@@ -15,21 +15,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tillflow.adapters import procfs
 from tillflow.config import Settings
-from tillflow.runtime import process
 from tillflow.runtime.registry import all_services
 
 TARGET_SHARE = 0.05
 
 
-STAT_PPID = 1  # proc(5) field 4, in process.proc_stat's numbering
+STAT_PPID = 1  # proc(5) field 4, in procfs.proc_stat's numbering
 
 
 def in_service(fields: list[str], pgid: int, leader: int | None) -> bool:
     """A process belongs to a service when it is in the service's process group, or when the
     service's process ``leader`` forked it (PostgreSQL's backends call setsid, so counting the
     group alone leaves out every connection)."""
-    return int(fields[process.STAT_PGRP]) == pgid or (
+    return int(fields[procfs.STAT_PGRP]) == pgid or (
         leader is not None and int(fields[STAT_PPID]) == leader
     )
 
@@ -38,8 +38,8 @@ def group_ticks(pgid: int, leader: int | None = None) -> int:
     """utime + stime (clock ticks) of every live process of process group ``pgid`` and of
     ``leader``'s children that lead their own group."""
     return sum(
-        int(f[process.STAT_UTIME]) + int(f[process.STAT_STIME])
-        for f in process.proc_stats()
+        int(f[procfs.STAT_UTIME]) + int(f[procfs.STAT_STIME])
+        for f in procfs.proc_stats()
         if in_service(f, pgid, leader)
     )
 

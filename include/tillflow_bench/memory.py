@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tillflow.adapters import procfs
 from tillflow.config import Settings
-from tillflow.runtime import process
 from tillflow.runtime.registry import all_services
 from tillflow_bench.idle import in_service
 
@@ -48,7 +48,7 @@ def group_memory(pid: int, pgid: int) -> tuple[int, int, int]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        fields = process.proc_stat(entry.name)
+        fields = procfs.proc_stat(entry.name)
         if fields is None or not in_service(fields, pgid, pid):
             continue
         p, r = _rollup(entry.name)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.isolated import run_tillflow, second_stack_env
-from tillflow.runtime.process import pid_alive, port_in_use
+from tillflow.adapters.procfs import pid_alive
+from tillflow.runtime.process import port_in_use
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tillflow.adapters import procfs
 from tillflow.runtime import process
 
 pytestmark = pytest.mark.unit
@@ -32,7 +33,7 @@ def test_a_spawned_process_is_found_and_stopped(tmp_path: Path) -> None:
     assert pid_file.read_text().split() == [str(pid), str(process.start_ticks(pid))]
     assert process.read_pid(pid_file) == pid
     assert process.stop_pid_file(pid_file, timeout=5)
-    assert not process.pid_alive(pid)
+    assert not procfs.pid_alive(pid)
     assert not pid_file.exists()
 
 
@@ -97,6 +98,6 @@ def test_a_killed_leaders_children_are_killed_as_leftovers_and_its_status_is_rea
 def _members(pgid: int) -> int:
     return sum(
         1
-        for f in process.proc_stats()
-        if f[process.STAT_STATE] != "Z" and int(f[process.STAT_PGRP]) == pgid
+        for f in procfs.proc_stats()
+        if f[procfs.STAT_STATE] != "Z" and int(f[procfs.STAT_PGRP]) == pgid
     )

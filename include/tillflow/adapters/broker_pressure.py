@@ -8,9 +8,10 @@ read, and the step the keeper is at. No file: produce freely (always so with an 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from tillflow.adapters.procfs import pid_alive
 
 PRESSURE_FILE = "kafka.pressure"
 
@@ -26,19 +27,9 @@ def read_pressure(run_dir: Path) -> dict[str, Any] | None:
         body: dict[str, Any] = json.loads(pressure_file(run_dir).read_text())
     except (OSError, ValueError):
         return None
-    return body if _writer_alive(body.get("pid")) else None
-
-
-def _writer_alive(pid: object) -> bool:
-    if not isinstance(pid, int):
-        return True  # no pid recorded: trust the file
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    pid = body.get("pid")
+    # No pid recorded: trust the file.
+    return body if not isinstance(pid, int) or pid_alive(pid) else None
 
 
 def describe(body: dict[str, Any], held_for: float) -> str:

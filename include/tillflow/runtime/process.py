@@ -12,6 +12,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from tillflow.adapters.procfs import (
+    STAT_PGRP,
+    STAT_STARTTIME,
+    STAT_STATE,
+    pid_alive,
+    proc_stat,
+    proc_stats,
+)
+
 
 class StackError(RuntimeError):
     """A problem the user can fix; its message is one line naming the setting that fixes it."""
@@ -21,42 +30,6 @@ def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); treat it as gone.
-    fields = proc_stat(pid)
-    return fields is not None and fields[STAT_STATE] != "Z"
-
-
-#: Indexes into ``proc_stat``'s fields (/proc/<pid>/stat after the command name, so field N of
-#: proc(5) is index N - 3).
-STAT_STATE, STAT_PGRP, STAT_UTIME, STAT_STIME, STAT_STARTTIME = 0, 2, 11, 12, 19
-
-
-def proc_stat(pid: int | str) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (which may hold spaces), or None
-    when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def proc_stats() -> Iterator[list[str]]:
-    """``proc_stat`` of every process of the machine."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = proc_stat(entry.name)
-            if fields is not None:
-                yield fields
 
 
 def start_ticks(pid: int) -> int | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from tillflow.adapters import procfs
 from tillflow.config import Settings
 from tillflow.runtime import process
 from tillflow.runtime.airflow_env import airflow_env, airflow_home, write_passwords_file
@@ -203,7 +204,7 @@ class Postgres(Service):
         except (OSError, IndexError):
             return None
         pid = int(first)
-        return pid if process.pid_alive(pid) else None
+        return pid if procfs.pid_alive(pid) else None
 
     def healthy(self) -> bool:
         import psycopg

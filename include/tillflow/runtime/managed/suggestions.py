@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from tillflow.adapters import procfs
 from tillflow.jobs.suggestions.consumer import read_heartbeat
 from tillflow.runtime import process
 from tillflow.runtime.services import Bound, Endpoint, Service
@@ -52,7 +53,7 @@ class SuggestionService(Service):
             return False
         if float(beat.get("oldest_in_flight_s") or 0) > STUCK_AFTER:
             return False
-        return self.external or process.pid_alive(int(beat.get("pid", 0)))
+        return self.external or procfs.pid_alive(int(beat.get("pid", 0)))
 
     def start(self) -> None:
         self.heartbeat_file.unlink(missing_ok=True)
