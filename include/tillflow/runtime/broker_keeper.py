@@ -158,8 +158,12 @@ class BrokerKeeper:
     #: A look (``tick``) and the watch never run at once: a recycle is not undone by a watch
     #: that read the old broker's RSS.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    #: The end offsets seen at the looks and not yet written (``note_ends``), per cluster id.
+    #: The end offsets seen at the looks and not yet written (``note_ends``), those written,
+    #: and each incarnation's epoch, per cluster id; the admin client the looks ask.
     _unnoted: dict[str, dict[TopicPartition, int]] = field(default_factory=dict, repr=False)
+    _noted: dict[str, dict[TopicPartition, int]] = field(default_factory=dict, repr=False)
+    _epochs: dict[str, int] = field(default_factory=dict, repr=False)
+    _admin: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # A file an earlier keeper left (its supervisor stopped mid-recycle) holds nobody back.
@@ -229,10 +233,12 @@ class BrokerKeeper:
     def tick(self, wanted: Iterable[str]) -> None:
         with self._lock:
             self._tick(wanted)
-            try:
-                self.note_ends()
-            except Exception as exc:  # the database or the broker may be restarting
-                log.info("broker end offsets not noted this look: %s", exc)
+        # Outside the lock: reading the end offsets waits on the broker, and the watch must not
+        # wait with it. Only the looks (this thread) touch what it keeps.
+        try:
+            self.note_ends()
+        except Exception as exc:  # the database or the broker may be restarting
+            log.info("broker end offsets not noted this look: %s", exc)
 
     def note_ends(self) -> None:
         """Record the broker's end offsets for ingestion's topics in its epoch's watermarks,
@@ -248,16 +254,25 @@ class BrokerKeeper:
         if broker.external or broker.pid() is None:
             return
         connection = self.settings.kafka.connection
-        cluster = kafka.cluster_id(kafka.admin(connection))
-        ends = {tp: o for tp, o in kafka.end_offsets(connection, default_topics()).items() if o}
-        if ends:
-            self._unnoted.setdefault(cluster, {}).update(ends)
+        if self._admin is None:
+            self._admin = kafka.admin(connection)
+        cluster = kafka.cluster_id(self._admin)
+        written = self._noted.setdefault(cluster, {})
+        grown = {
+            tp: o
+            for tp, o in kafka.end_offsets(connection, default_topics()).items()
+            if o > written.get(tp, 0)
+        }
+        if grown:
+            self._unnoted.setdefault(cluster, {}).update(grown)
         dsn = self.settings.postgres.dsn(config.DB_WAREHOUSE, self.settings.postgres.ingest)
         # Oldest first: an incarnation that went away while the database was down is numbered
         # before the one that replaced it.
         for old in list(self._unnoted):
-            note_watermarks(dsn, epoch_for(dsn, old), self._unnoted[old])
-            del self._unnoted[old]
+            if old not in self._epochs:
+                self._epochs[old] = epoch_for(dsn, old)
+            note_watermarks(dsn, self._epochs[old], self._unnoted[old])
+            self._noted.setdefault(old, {}).update(self._unnoted.pop(old))
 
     def _tick(self, wanted: Iterable[str]) -> None:
         broker = self.services["kafka"]
