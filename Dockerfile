@@ -24,7 +24,9 @@ ENV PYTHONPATH="/usr/local/airflow/include:/usr/local/airflow" \
     TILLFLOW_AIRFLOW_EXTERNAL=1 \
     DBT_PROFILES_DIR=/usr/local/airflow/dbt_project \
     TILLFLOW_DBT_DOCS_DIR=/usr/local/airflow/dbt_docs \
-    AIRFLOW__COSMOS__DBT_DOCS_DIR=/usr/local/airflow/dbt_docs
+    AIRFLOW__COSMOS__DBT_DOCS_DIR=/usr/local/airflow/dbt_docs \
+    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False
 
 # The Runtime tag decides the Airflow version; stop the build when it is not the one the lock
 # pins (what local mode and CI run), instead of shipping an image nobody tested.

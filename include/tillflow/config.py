@@ -100,6 +100,15 @@ def _env_flag(name: str) -> bool:
     return _env(name, "0").lower() in {"1", "true", "yes", "on"}
 
 
+def dbt_threads() -> int:
+    """dbt's threads, for `tillflow elt` (profiles.yml reads the same variable) and the daily
+    DAG's Cosmos profile alike, so a build inside Airflow runs as wide as one outside it."""
+    threads = _env_int("TILLFLOW_DBT_THREADS", 2)
+    if threads < 1:
+        raise ValueError(f"TILLFLOW_DBT_THREADS must be at least 1, got {threads}")
+    return threads
+
+
 def _env_json(name: str) -> dict[str, Any]:
     raw = _env(name, "{}")
     try:

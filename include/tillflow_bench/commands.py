@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tillflow_bench import (
     astro_parity,
     broker_budget,
     dags,
+    elt_dag,
     fetch_wait,
     idle,
     memory,
@@ -146,6 +148,14 @@ def _bench_elt(args: argparse.Namespace, settings: Settings) -> int:
     for node, alone, hist in result.growth():
         print(f"  {node:<70} {alone:6.2f} -> {hist:6.2f}")
     return 0 if result.ratio < 1.2 else 1
+
+
+def _bench_elt_dag(args: argparse.Namespace, settings: Settings) -> int:
+    day = args.day or elt_dag.latest_interval()
+    result = elt_dag.run_bench(settings, day, timeout=args.timeout)
+    for line in result.lines(args.target_ratio):
+        print(line)
+    return 0 if result.state == "success" and result.ratio <= args.target_ratio else 1
 
 
 def _bench_suggestions(args: argparse.Namespace, settings: Settings) -> int:
@@ -302,6 +312,23 @@ def register(tree: CommandTree) -> None:
     b.add_argument("--db", default="tillflow_bench_elt", help="bench database (dropped at the end)")
     b.add_argument("--keep", action="store_true", help="keep the bench database")
     b.set_defaults(func=_bench_elt)
+
+    p = bench.add_parser(
+        "elt-dag",
+        help="one day's ELT through the scheduler beside the same dbt build alone; per task",
+        description=elt_dag.__doc__,
+    )
+    p.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        default=None,
+        help="UTC day (YYYY-MM-DD; default: yesterday, the DAG's latest interval)",
+    )
+    p.add_argument(
+        "--target-ratio", type=float, default=1.5, help="DAG / dbt alone (default %(default)s)"
+    )
+    p.add_argument("--timeout", type=float, default=7200, help="for the run (%(default)s s)")
+    p.set_defaults(func=_bench_elt_dag)
 
     p = bench.add_parser(
         "suggestions",

@@ -58,3 +58,17 @@ def test_dsn_uses_tcp_host_never_a_socket_path() -> None:
     s = Settings.from_env()
     dsn = s.postgres.dsn("warehouse", s.postgres.dbt)
     assert "host=127.0.0.1" in dsn and "dbname=warehouse" in dsn and "user=tillflow_dbt" in dsn
+
+
+def test_dbt_threads_follow_the_environment_and_refuse_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tillflow.config import dbt_threads
+
+    monkeypatch.delenv("TILLFLOW_DBT_THREADS", raising=False)
+    assert dbt_threads() == 2
+    monkeypatch.setenv("TILLFLOW_DBT_THREADS", "4")
+    assert dbt_threads() == 4
+    monkeypatch.setenv("TILLFLOW_DBT_THREADS", "0")
+    with pytest.raises(ValueError, match="TILLFLOW_DBT_THREADS must be at least 1"):
+        dbt_threads()

@@ -110,11 +110,19 @@ class AirflowClient:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self._request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
 
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances as the API gives them (state, start, end, duration, ...)."""
         body = self._request(
             "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}
         )
-        return {ti["task_id"]: str(ti["state"]) for ti in body["task_instances"]}
+        return list(body["task_instances"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        return {ti["task_id"]: str(ti["state"]) for ti in self.task_instances(dag_id, run_id)}
+
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        """Delete a finished run (the API refuses a running one)."""
+        self._request("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
