@@ -46,7 +46,7 @@ def _pg_wal(admin: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _landed(dsn: str, start: datetime, end: datetime, since: datetime) -> tuple[int, int]:
+def landed_scans(dsn: str, start: datetime, end: datetime, since: datetime) -> tuple[int, int]:
     import psycopg
 
     with psycopg.connect(dsn) as conn:
@@ -133,7 +133,7 @@ def run(settings: Settings, day_from: str, day_to: str, stores: int | None, ever
     deadline = time.time() + 3600
     last_print = 0.0
     while time.time() < deadline:
-        rows, distinct = _landed(dsn, start, end, since)
+        rows, distinct = landed_scans(dsn, start, end, since)
         if rows >= produced:
             break
         if time.time() - last_print > 30:

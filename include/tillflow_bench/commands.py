@@ -158,6 +158,13 @@ def _bench_elt_dag(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.state == "success" and result.ratio <= args.target_ratio else 1
 
 
+def _bench_day(args: argparse.Namespace, settings: Settings) -> int:
+    from tillflow_bench import day
+
+    when = args.day or elt_dag.latest_interval()
+    return day.run(settings, when, args.stores, args.pg_rows, args.timeout)
+
+
 def _bench_suggestions(args: argparse.Namespace, settings: Settings) -> int:
     from tillflow_bench import suggestions as bench
 
@@ -329,6 +336,24 @@ def register(tree: CommandTree) -> None:
     )
     p.add_argument("--timeout", type=float, default=7200, help="for the run (%(default)s s)")
     p.set_defaults(func=_bench_elt_dag)
+
+    from tillflow_bench import day as day_bench
+
+    p = bench.add_parser(
+        "day",
+        help="one chain day: generate, ingest, ELT, gates, serving, beside the machine's limits",
+        description=day_bench.__doc__,
+    )
+    p.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        default=None,
+        help="UTC day (YYYY-MM-DD; default: yesterday, the daily DAG's latest interval)",
+    )
+    p.add_argument("--stores", type=int, default=None, help="stores (default: all 1000)")
+    p.add_argument("--pg-rows", type=int, default=2_000_000, help="rows of the COPY limit")
+    p.add_argument("--timeout", type=float, default=7200, help="per stage (%(default)s s)")
+    p.set_defaults(func=_bench_day)
 
     p = bench.add_parser(
         "suggestions",
