@@ -60,6 +60,25 @@ def landed_scans(dsn: str, start: datetime, end: datetime, since: datetime) -> t
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def wait_landed(
+    dsn: str, window: tuple[datetime, datetime], since: datetime, produced: int, timeout: float
+) -> tuple[int, int]:
+    """Wait until ``produced`` scans of the window landed since ``since`` (or the timeout), with
+    a progress line every 30 s; the rows and distinct events landed."""
+    rows = distinct = 0
+    deadline = time.monotonic() + timeout
+    last_print = time.monotonic()
+    while time.monotonic() < deadline:
+        rows, distinct = landed_scans(dsn, *window, since)
+        if rows >= produced:
+            break
+        if time.monotonic() - last_print > 30:
+            last_print = time.monotonic()
+            print(f"  landed {rows:,} of {produced:,}", flush=True)
+        time.sleep(2)
+    return rows, distinct
+
+
 def _lost(dsn: str) -> int:
     import psycopg
 
@@ -129,17 +148,7 @@ def run(settings: Settings, day_from: str, day_to: str, stores: int | None, ever
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     produced = int(summary["events"]) - int(summary.get("bad_events", 0))
     print(f"generated {produced:,} scans in {gen_seconds:.0f}s; waiting for ingestion", flush=True)
-    rows = distinct = 0
-    deadline = time.time() + 3600
-    last_print = 0.0
-    while time.time() < deadline:
-        rows, distinct = landed_scans(dsn, start, end, since)
-        if rows >= produced:
-            break
-        if time.time() - last_print > 30:
-            last_print = time.time()
-            print(f"  landed {rows:,} of {produced:,}", flush=True)
-        time.sleep(5)
+    rows, distinct = wait_landed(dsn, (start, end), since, produced, timeout=3600)
     total_seconds = time.time() - t0
     done.set()
     sampler.join(every + 5)

@@ -150,6 +150,15 @@ def _bench_elt(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.ratio < 1.2 else 1
 
 
+def _day_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        default=None,
+        help="UTC day (YYYY-MM-DD; default: yesterday, the daily DAG's latest interval)",
+    )
+
+
 def _bench_elt_dag(args: argparse.Namespace, settings: Settings) -> int:
     day = args.day or elt_dag.latest_interval()
     result = elt_dag.run_bench(settings, day, timeout=args.timeout)
@@ -325,12 +334,7 @@ def register(tree: CommandTree) -> None:
         help="one day's ELT through the scheduler beside the same dbt build alone; per task",
         description=elt_dag.__doc__,
     )
-    p.add_argument(
-        "--day",
-        type=date.fromisoformat,
-        default=None,
-        help="UTC day (YYYY-MM-DD; default: yesterday, the DAG's latest interval)",
-    )
+    _day_option(p)
     p.add_argument(
         "--target-ratio", type=float, default=1.5, help="DAG / dbt alone (default %(default)s)"
     )
@@ -344,12 +348,7 @@ def register(tree: CommandTree) -> None:
         help="one chain day: generate, ingest, ELT, gates, serving, beside the machine's limits",
         description=day_bench.__doc__,
     )
-    p.add_argument(
-        "--day",
-        type=date.fromisoformat,
-        default=None,
-        help="UTC day (YYYY-MM-DD; default: yesterday, the daily DAG's latest interval)",
-    )
+    _day_option(p)
     p.add_argument("--stores", type=int, default=None, help="stores (default: all 1000)")
     p.add_argument("--pg-rows", type=int, default=2_000_000, help="rows of the COPY limit")
     p.add_argument("--timeout", type=float, default=7200, help="per stage (%(default)s s)")

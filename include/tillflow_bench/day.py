@@ -35,7 +35,7 @@ from tillflow import config
 from tillflow.adapters.warehouse import drop_database, prepare_warehouse, warehouse_dsn
 from tillflow.config import Settings
 from tillflow_bench import elt_dag
-from tillflow_bench.broker_budget import landed_scans
+from tillflow_bench.broker_budget import wait_landed
 from tillflow_bench.ingest import pg_limit
 
 SCRATCH_DB = "tillflow_bench_day"
@@ -137,16 +137,7 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     t0 = time.monotonic()
     produced, gen_seconds = _generate(day, stores)
     print(f"    generated {produced:,} scans in {gen_seconds:.0f}s", flush=True)
-    rows = distinct = 0
-    last_print = 0.0
-    while time.monotonic() - t0 < timeout:
-        rows, distinct = landed_scans(dsn, start, end, since)
-        if rows >= produced:
-            break
-        if time.monotonic() - last_print > 30:
-            last_print = time.monotonic()
-            print(f"    landed {rows:,} of {produced:,}", flush=True)
-        time.sleep(2)
+    rows, distinct = wait_landed(dsn, (start, end), since, produced, timeout)
     ingest_seconds = time.monotonic() - t0
 
     print("3/5 the ELT's floor: one SQL statement from raw ...", flush=True)
