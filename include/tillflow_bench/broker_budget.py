@@ -35,6 +35,43 @@ class Sample:
     pg_wal: int
 
 
+class StackSampler:
+    """Samples the broker's RSS, the producers' hold, the recycles and pg_wal every ``every`` s
+    in a thread, from ``start()`` until ``stop()``."""
+
+    def __init__(self, settings: Settings, every: float) -> None:
+        self._settings, self._every = settings, every
+        self._admin = settings.postgres.dsn("postgres")
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.samples: list[Sample] = []
+
+    def start(self) -> None:
+        self._t0 = time.time()
+        self._thread.start()
+
+    def stop(self) -> list[Sample]:
+        self._done.set()
+        self._thread.join(self._every + 5)
+        return self.samples
+
+    def _run(self) -> None:
+        run_dir = self._settings.run_dir
+        while not self._done.is_set():
+            pid = read_pid(run_dir / "kafka.pid")
+            broker: dict[str, Any] = read_state(run_dir).get("broker") or {}
+            self.samples.append(
+                Sample(
+                    time.time() - self._t0,
+                    rss_bytes(pid) if pid else 0,
+                    (run_dir / "kafka.pressure").exists(),
+                    int(broker.get("recycles", 0)),
+                    _pg_wal(self._admin),
+                )
+            )
+            self._done.wait(self._every)
+
+
 def _pg_wal(admin: str) -> int:
     import psycopg
 
@@ -105,32 +142,13 @@ def run(settings: Settings, day_from: str, day_to: str, stores: int | None, ever
         return 2
     pg = settings.postgres
     dsn = pg.dsn(config.DB_WAREHOUSE, pg.ingest)
-    admin = pg.dsn("postgres")
     budget = settings.kafka_memory_budget_mb << 20
     start = datetime.fromisoformat(day_from).replace(tzinfo=UTC)
     end = datetime.fromisoformat(day_to).replace(tzinfo=UTC) + timedelta(days=1)
     since = datetime.now(UTC)
     lost0 = _lost(dsn)
-    samples: list[Sample] = []
-    done = threading.Event()
     t0 = time.time()
-
-    def sample() -> None:
-        while not done.is_set():
-            pid = read_pid(settings.run_dir / "kafka.pid")
-            broker: dict[str, Any] = read_state(settings.run_dir).get("broker") or {}
-            samples.append(
-                Sample(
-                    time.time() - t0,
-                    rss_bytes(pid) if pid else 0,
-                    (settings.run_dir / "kafka.pressure").exists(),
-                    int(broker.get("recycles", 0)),
-                    _pg_wal(admin),
-                )
-            )
-            done.wait(every)
-
-    sampler = threading.Thread(target=sample, daemon=True)
+    sampler = StackSampler(settings, every)
     sampler.start()
     argv = [sys.executable, "-m", "tillflow.entrypoints.cli", "generate", "history",
             "--from", day_from, "--to", day_to, "--json"]  # fmt: skip
@@ -142,7 +160,7 @@ def run(settings: Settings, day_from: str, day_to: str, stores: int | None, ever
     )
     gen_seconds = time.time() - t0
     if proc.returncode != 0:
-        done.set()
+        sampler.stop()
         print(f"generate history failed ({proc.returncode})", file=sys.stderr)
         return 1
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -150,8 +168,7 @@ def run(settings: Settings, day_from: str, day_to: str, stores: int | None, ever
     print(f"generated {produced:,} scans in {gen_seconds:.0f}s; waiting for ingestion", flush=True)
     rows, distinct = wait_landed(dsn, (start, end), since, produced, timeout=3600)
     total_seconds = time.time() - t0
-    done.set()
-    sampler.join(every + 5)
+    samples = sampler.stop()
     lost = _lost(dsn) - lost0
     peak = max((s.rss for s in samples), default=0)
     wal_peak = max((s.pg_wal for s in samples), default=0)

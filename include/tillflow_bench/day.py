@@ -35,11 +35,12 @@ from tillflow import config
 from tillflow.adapters.warehouse import drop_database, prepare_warehouse, warehouse_dsn
 from tillflow.config import Settings
 from tillflow_bench import elt_dag
-from tillflow_bench.broker_budget import wait_landed
+from tillflow_bench.broker_budget import StackSampler, wait_landed
 from tillflow_bench.ingest import pg_limit
 
 SCRATCH_DB = "tillflow_bench_day"
 INGEST_TARGET = 150_000  # scans/s over a whole chain day (the full-chain-day issue's target)
+WAL_BOUND_GB = 4
 
 #: Sales per store and business date from raw alone: the least work the ELT's mart can cost.
 FLOOR_SQL = """
@@ -132,6 +133,10 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     finally:
         drop_database(pg.dsn("postgres"), SCRATCH_DB)
 
+    # The broker's memory and pg_wal over every stage that writes (the operations issue's
+    # bounds: the broker's budget, pg_wal under 4 GB for a day ingested and built with CDC on).
+    sampler = StackSampler(settings, every=5)
+    sampler.start()
     print("2/5 generate the day while the continuous ingestion lands it ...", flush=True)
     since = datetime.now(UTC)
     t0 = time.monotonic()
@@ -150,6 +155,11 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     print("5/5 serving: the day's rows of serving.daily_sales_summary ...", flush=True)
     reader = pg.dsn(config.DB_WAREHOUSE, pg.dbt)
     serving_seconds, (serving_rows, _qty) = _timed(reader, SERVING_SQL, {"day": day})
+
+    samples = sampler.stop()
+    budget = settings.kafka_memory_budget_mb << 20
+    rss_peak = max((x.rss for x in samples), default=0)
+    wal_peak = max((x.pg_wal for x in samples), default=0)
 
     stages = [
         Stage("generate", gen_seconds, produced),
@@ -181,6 +191,10 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     )
     for line in elt.lines(target_ratio=1.5)[4:]:
         print(line)
+    print(
+        f"broker RSS peak {rss_peak / 2**20:,.0f} MB of its {budget >> 20} MB budget;"
+        f" pg_wal peak {wal_peak / 2**30:.2f} GB (bound {WAL_BOUND_GB} GB)"
+    )
     ingest_rate = rows / ingest_seconds if ingest_seconds > 0 else 0.0
     checks = {
         f"ingestion >= {INGEST_TARGET:,}/s": ingest_rate >= INGEST_TARGET,
@@ -188,6 +202,8 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         "daily DAG green": elt.state == "success",
         "DAG <= 1.5x dbt alone": elt.ratio <= 1.5,
         "DAG <= 15 min": elt.dag_seconds <= 900,
+        "broker within its budget": rss_peak <= budget,
+        f"pg_wal < {WAL_BOUND_GB} GB": wal_peak < WAL_BOUND_GB * 2**30,
     }
     for name, ok in checks.items():
         print(f"  {'ok  ' if ok else 'MISS'} {name}")
