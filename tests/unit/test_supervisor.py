@@ -136,6 +136,29 @@ def test_an_unwanted_service_is_left_alone(tmp_path: Path) -> None:
     assert svc.starts == 0
 
 
+def test_a_service_that_down_stops_wanting_during_a_look_is_not_restarted(
+    tmp_path: Path,
+) -> None:
+    """`tillflow run --stop` ran `down` for the ingestion while the supervisor's look was
+    restarting the services of the same phase: the ingestion came back after its `down`, and
+    outlived the stack (found after a CI run)."""
+    cdc, ingest = FakeService("cdc", 3), FakeService("ingest", 3)
+    sup, clock = _supervise(tmp_path, cdc, ingest)
+    cdc.alive = ingest.alive = False
+    sup.tick()  # both seen dead: restarts due in 1 s
+    started = cdc.start
+
+    def start_while_down_runs() -> None:
+        started()
+        mark_wanted(tmp_path, "ingest", False)  # `down` of the ingestion, mid-look
+
+    cdc.start = start_while_down_runs  # type: ignore[method-assign]
+    clock.now += 1
+    sup.tick()
+    assert cdc.starts == 1
+    assert ingest.starts == 0 and sup.records["ingest"].next_try_at is None
+
+
 def test_a_live_but_stuck_service_is_restarted_after_its_limit(tmp_path: Path) -> None:
     svc = FakeService("suggestions", 3, unhealthy_after=60)
     sup, clock = _supervise(tmp_path, svc)

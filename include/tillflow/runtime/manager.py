@@ -15,7 +15,7 @@ from tillflow.adapters.warehouse import ensure_databases
 from tillflow.config import Settings
 from tillflow.jobs.housekeeping.logs import rotate_folder
 from tillflow.runtime import process, supervisor
-from tillflow.runtime.registry import all_services
+from tillflow.runtime.registry import all_services, optional_services
 from tillflow.runtime.services import Service, ServiceStatus
 
 Echo = Callable[[str], None]
@@ -100,11 +100,21 @@ def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = prin
 
 
 def down(settings: Settings, names: Iterable[str] | None = None, echo: Echo = print) -> list[str]:
+    services = _selected(settings, names)
+    if not names:
+        # The opt-in services (the continuous ingestion, the chain) are in the registry only
+        # while they are planned; one still running after its plan was dropped is stopped too,
+        # before the rest (the supervisor, last in the list, goes first).
+        listed = {s.name for s in services}
+        extra = [s for s in optional_services(settings) if s.name not in listed and s.pid()]
+        services = [*services[:-1], *extra, services[-1]]
     stopped: list[str] = []
-    for service in reversed(_selected(settings, names)):
+    for service in reversed(services):
         if service.external:
             continue
-        supervisor.mark_wanted(settings.run_dir, service.name, False)
+        # Under the service's lock: a supervisor about to restart it sees the marker gone.
+        with process.service_lock(settings.run_dir, service.name):
+            supervisor.mark_wanted(settings.run_dir, service.name, False)
         if service.stop():
             stopped.append(service.name)
             echo(f"  {service.name:<22} stopped")

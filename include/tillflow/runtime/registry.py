@@ -27,6 +27,11 @@ APP_SERVICES: list[Callable[[Settings], Service]] = [
 ]
 
 
+def optional_services(settings: Settings) -> list[Service]:
+    """The opt-in services, listed by `app_services` only while planned or asked for."""
+    return [ingest(settings), chain(settings)]
+
+
 def app_services(settings: Settings) -> list[Service]:
     services = [factory(settings) for factory in APP_SERVICES]
     planned = chain_planned(settings)

@@ -189,6 +189,12 @@ class Supervisor:
                 if service.pid() is not None:  # `up` started it meanwhile
                     rec.next_try_at = None
                     return
+                # `down` may have stopped wanting it since this look began (it drops the marker
+                # under this lock): a restart now would outlive the `down` that stopped it.
+                if not wanted_marker(self.run_dir, service.name).exists():
+                    rec.next_try_at = None
+                    log.info("%s: no longer wanted (`down`); not restarted", service.name)
+                    return
                 service.preflight()
                 service.start()
         except Exception as exc:  # a failed start is one more failure: try again later
