@@ -53,3 +53,15 @@ def test_the_latest_interval_is_yesterday() -> None:
     from datetime import UTC, datetime
 
     assert latest_interval(datetime(2026, 12, 6, 0, 30, tzinfo=UTC)) == date(2026, 12, 5)
+
+
+def test_the_late_day_rebuilds_are_shown_apart_and_left_out_of_the_ratio() -> None:
+    raw = [*RAW, _ti("rebuild_late_days", "05", "15")]
+    late = ("2026-12-04: 12 late scans",)
+    result = DagBenchResult(
+        date(2026, 12, 5), 10, 20.0, "r", "success", 42.0, task_times(raw), late
+    )
+    assert result.late_seconds == 10.0 and result.ratio == 1.6
+    assert "of which 10.0s rebuilt earlier days first (2026-12-04: 12 late scans)" in "\n".join(
+        result.lines(target_ratio=1.5)
+    )
