@@ -33,6 +33,7 @@ class Sample:
     pressure: bool
     recycles: int
     pg_wal: int
+    slot_held: int = 0  # the most WAL any replication slot held (bytes)
 
 
 class StackSampler:
@@ -67,9 +68,24 @@ class StackSampler:
                     (run_dir / "kafka.pressure").exists(),
                     int(broker.get("recycles", 0)),
                     _pg_wal(self._admin),
+                    _slot_held(self._admin),
                 )
             )
             self._done.wait(self._every)
+
+
+def _slot_held(admin: str) -> int:
+    import psycopg
+
+    try:
+        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
+            row = conn.execute(
+                "select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)), 0)"
+                " from pg_replication_slots"
+            ).fetchone()
+    except psycopg.Error:
+        return -1
+    return int(row[0]) if row else 0
 
 
 def _pg_wal(admin: str) -> int:
