@@ -272,9 +272,8 @@ class Postgres(Service):
                 "-c max_replication_slots=10",
                 "-c max_connections=200",
                 "-c shared_buffers=512MB",
-                # pg_wal's own ceiling between checkpoints (a soft one), under the 4 GB the
-                # stack's WAL must stay within: at 4GB, a 100-store day ingested and built had
-                # pg_wal at 5.4 GB while the CDC slot held a few KB (`tillflow bench day`).
+                # What pg_wal settles at between checkpoints (a soft ceiling), well under the
+                # 4 GB the stack's WAL should stay within: 4GB kept 4 GB of WAL at rest.
                 "-c max_wal_size=2GB",
                 # A slot whose consumer stops or lags may hold this much WAL, no more: past it
                 # the server invalidates the slot (CDC then snapshots again) instead of filling
