@@ -67,36 +67,43 @@ class StackSampler:
                     rss_bytes(pid) if pid else 0,
                     (run_dir / "kafka.pressure").exists(),
                     int(broker.get("recycles", 0)),
-                    _pg_wal(self._admin),
-                    _slot_held(self._admin),
+                    *_wal_sizes(self._admin),
                 )
             )
             self._done.wait(self._every)
 
 
-def _slot_held(admin: str) -> int:
+def _wal_sizes(admin: str) -> tuple[int, int]:
+    """pg_wal's size and the most WAL any replication slot holds (bytes), one connection; -1
+    each while the server does not answer."""
     import psycopg
 
     try:
         with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
             row = conn.execute(
-                "select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)), 0)"
-                " from pg_replication_slots"
+                "select (select coalesce(sum(size), 0) from pg_ls_waldir()),"
+                " (select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)), 0)"
+                "  from pg_replication_slots)"
             ).fetchone()
     except psycopg.Error:
-        return -1
-    return int(row[0]) if row else 0
+        return -1, -1
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
-def _pg_wal(admin: str) -> int:
-    import psycopg
-
-    try:
-        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-            row = conn.execute("select coalesce(sum(size), 0) from pg_ls_waldir()").fetchone()
-    except psycopg.Error:
-        return -1
-    return int(row[0]) if row else 0
+def generate_history(day_from: str, day_to: str, stores: int | None) -> tuple[int, float]:
+    """Run `tillflow generate history` for the days (its progress lines shown); the scans it
+    produced (bad events left out) and its wall seconds. Raises if it fails."""
+    argv = [sys.executable, "-m", "tillflow.entrypoints.cli", "generate", "history",
+            "--from", day_from, "--to", day_to, "--json"]  # fmt: skip
+    if stores:
+        argv += ["--stores", str(stores)]
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=False)
+    seconds = time.monotonic() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"generate history failed with exit code {proc.returncode}")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    return int(summary["events"]) - int(summary.get("bad_events", 0)), seconds
 
 
 def landed_scans(dsn: str, start: datetime, end: datetime, since: datetime) -> tuple[int, int]:
@@ -166,21 +173,16 @@ def run(settings: Settings, day_from: str, day_to: str, stores: int | None, ever
     t0 = time.time()
     sampler = StackSampler(settings, every)
     sampler.start()
-    argv = [sys.executable, "-m", "tillflow.entrypoints.cli", "generate", "history",
-            "--from", day_from, "--to", day_to, "--json"]  # fmt: skip
-    if stores:
-        argv += ["--stores", str(stores)]
-    print(f"bench broker-budget: {' '.join(argv[3:])}; budget {budget >> 20} MB", flush=True)
-    proc = subprocess.run(
-        argv, capture_output=False, stdout=subprocess.PIPE, text=True, check=False
+    what = f"generate history --from {day_from} --to {day_to}" + (
+        f" --stores {stores}" if stores else ""
     )
-    gen_seconds = time.time() - t0
-    if proc.returncode != 0:
+    print(f"bench broker-budget: {what}; budget {budget >> 20} MB", flush=True)
+    try:
+        produced, gen_seconds = generate_history(day_from, day_to, stores)
+    except RuntimeError as exc:
         sampler.stop()
-        print(f"generate history failed ({proc.returncode})", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return 1
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    produced = int(summary["events"]) - int(summary.get("bad_events", 0))
     print(f"generated {produced:,} scans in {gen_seconds:.0f}s; waiting for ingestion", flush=True)
     rows, distinct = wait_landed(dsn, (start, end), since, produced, timeout=3600)
     total_seconds = time.time() - t0

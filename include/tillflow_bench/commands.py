@@ -23,6 +23,7 @@ from tillflow_bench import (
     astro_parity,
     broker_budget,
     dags,
+    day,
     elt_dag,
     fetch_wait,
     idle,
@@ -160,16 +161,14 @@ def _day_option(p: argparse.ArgumentParser) -> None:
 
 
 def _bench_elt_dag(args: argparse.Namespace, settings: Settings) -> int:
-    day = args.day or elt_dag.latest_interval()
-    result = elt_dag.run_bench(settings, day, timeout=args.timeout)
+    when = args.day or elt_dag.latest_interval()
+    result = elt_dag.run_bench(settings, when, timeout=args.timeout)
     for line in result.lines(args.target_ratio):
         print(line)
     return 0 if result.state == "success" and result.ratio <= args.target_ratio else 1
 
 
 def _bench_day(args: argparse.Namespace, settings: Settings) -> int:
-    from tillflow_bench import day
-
     when = args.day or elt_dag.latest_interval()
     return day.run(settings, when, args.stores, args.pg_rows, args.timeout)
 
@@ -341,12 +340,10 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--timeout", type=float, default=7200, help="for the run (%(default)s s)")
     p.set_defaults(func=_bench_elt_dag)
 
-    from tillflow_bench import day as day_bench
-
     p = bench.add_parser(
         "day",
         help="one chain day: generate, ingest, ELT, gates, serving, beside the machine's limits",
-        description=day_bench.__doc__,
+        description=day.__doc__,
     )
     _day_option(p)
     p.add_argument("--stores", type=int, default=None, help="stores (default: all 1000)")

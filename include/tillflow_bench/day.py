@@ -20,9 +20,7 @@ day must be the daily DAG's latest interval (yesterday, the default) unless the 
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -35,7 +33,7 @@ from tillflow import config
 from tillflow.adapters.warehouse import drop_database, prepare_warehouse, warehouse_dsn
 from tillflow.config import Settings
 from tillflow_bench import elt_dag
-from tillflow_bench.broker_budget import StackSampler, wait_landed
+from tillflow_bench.broker_budget import StackSampler, generate_history, wait_landed
 from tillflow_bench.ingest import pg_limit
 
 SCRATCH_DB = "tillflow_bench_day"
@@ -96,20 +94,6 @@ def _timed(dsn: str, sql: str, params: dict[str, Any]) -> tuple[float, tuple[Any
         return time.perf_counter() - t0, tuple(row or ())
 
 
-def _generate(day: date, stores: int | None) -> tuple[int, float]:
-    argv = [sys.executable, "-m", "tillflow.entrypoints.cli", "generate", "history",
-            "--from", day.isoformat(), "--to", day.isoformat(), "--json"]  # fmt: skip
-    if stores:
-        argv += ["--stores", str(stores)]
-    t0 = time.monotonic()
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=False)
-    seconds = time.monotonic() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"generate history failed with exit code {proc.returncode}")
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    return int(summary["events"]) - int(summary.get("bad_events", 0)), seconds
-
-
 def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout: float) -> int:
     from tillflow.runtime.managed.ingest import ingest
 
@@ -140,7 +124,7 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     print("2/5 generate the day while the continuous ingestion lands it ...", flush=True)
     since = datetime.now(UTC)
     t0 = time.monotonic()
-    produced, gen_seconds = _generate(day, stores)
+    produced, gen_seconds = generate_history(day.isoformat(), day.isoformat(), stores)
     print(f"    generated {produced:,} scans in {gen_seconds:.0f}s", flush=True)
     rows, distinct = wait_landed(dsn, (start, end), since, produced, timeout)
     ingest_seconds = time.monotonic() - t0

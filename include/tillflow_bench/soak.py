@@ -334,13 +334,13 @@ def run(
                 wh,
                 # A key deleted in the source keeps its versions, all closed: no current row
                 # is right for it, so those keys are counted apart, not as broken.
-                f"select (select count(*) from (select {key} from {table} group by {key}"
-                f"   having count(*) filter (where is_current) > 1) k),"
+                f"select count(*) filter (where k.current_rows > 1),"
                 f" (select count(*) from (select valid_from, lag(valid_to) over"
                 f"   (partition by {key} order by valid_from) prev_to from {table}) v"
                 f"   where prev_to > valid_from),"
-                f" (select count(*) from (select {key} from {table} group by {key}"
-                f"   having count(*) filter (where is_current) = 0) c)",
+                f" count(*) filter (where k.current_rows = 0)"
+                f" from (select count(*) filter (where is_current) as current_rows"
+                f"   from {table} group by {key}) k",
             )[0]
         except Exception as exc:
             scd2[table] = (str(exc).splitlines()[0][:80],)

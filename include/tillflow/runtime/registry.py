@@ -34,13 +34,14 @@ def optional_services(settings: Settings) -> list[Service]:
 
 def app_services(settings: Settings) -> list[Service]:
     services = [factory(settings) for factory in APP_SERVICES]
+    continuous_ingest, chain_service = optional_services(settings)
     planned = chain_planned(settings)
     if planned or _env_flag("TILLFLOW_INGEST_CONTINUOUS"):
         # Opt-in: the continuous Spark job (0.5 s freshness) beside the catch-up DAG; it costs
         # a JVM and a poll every trigger while idle, so the default stack leaves it out.
-        services.append(ingest(settings))
+        services.append(continuous_ingest)
     if planned:  # `tillflow run`: the chain drives itself until `tillflow run --stop`
-        services.append(chain(settings))
+        services.append(chain_service)
     return services
 
 
