@@ -135,9 +135,20 @@ with DAG(
         days = late_days.find_late_days(dsn, start.date(), lookback)
         # The batch ledger's clean days move up to the cutoff (the serving views then read only
         # the arrivals since it); the late ones keep theirs until they are rebuilt below.
-        facts, marts = late_days.advance_ledger(dsn, cutoff, start.date(), lookback)
-        print(f"batch ledger: {facts} fact and {marts} mart entries moved up to {cutoff}")
-        return {"cutoff": cutoff.isoformat(), "late": [d.as_dict() for d in days]}
+        moved = late_days.advance_ledger(dsn, cutoff, start.date(), lookback)
+        print(f"batch ledger: {moved.facts} fact and {moved.marts} mart entries moved to {cutoff}")
+        stale = [d.isoformat() for d in moved.stale_days]
+        if stale:
+            # The serving views count those events; the marts miss them until a build.
+            print(
+                f"WARNING: events arrived for {', '.join(stale)}, before the {lookback}-day"
+                " look-back: build them again with `tillflow elt build DAY`"
+            )
+        return {
+            "cutoff": cutoff.isoformat(),
+            "late": [d.as_dict() for d in days],
+            "stale_outside_lookback": stale,
+        }
 
     @task
     def rebuild_late_days(found: dict[str, Any]) -> list[dict[str, Any]]:

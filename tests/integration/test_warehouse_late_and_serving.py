@@ -275,9 +275,12 @@ def test_the_ledger_moves_clean_days_up_to_a_new_cutoff_and_keeps_a_late_day_whe
         "select min(arrivals_through), max(arrivals_through), count(*) from core.mart_batches"
         " where sale_date = %s and fact = 'fct_sales'"
     )
+    # The runs are of a day a month later: the built day is far outside their look-back, and
+    # its entries must move all the same (else the serving views read every arrival since).
+    run_day = DAY[1].date() + timedelta(days=30)
     # Given a built day, a first cutoff, and nothing of that day arriving after it
     first = late_days.arrival_cutoff(dsn)
-    late_days.advance_ledger(dsn, first, DAY[1].date(), lookback_days=1)
+    assert late_days.advance_ledger(dsn, first, run_day, lookback_days=1).stale_days == ()
     moved = _one(dsn, ledger, DAY[0].date())[:2]
     assert moved[0] >= first  # none is behind the cutoff (a later build's may be ahead of it)
     totals = _serving_totals(dsn)
@@ -286,14 +289,17 @@ def test_the_ledger_moves_clean_days_up_to_a_new_cutoff_and_keeps_a_late_day_whe
              datetime.now(UTC))  # fmt: skip
     fixtures.load(admin, fixtures.RawRows(pos_scans=[extra]))
     second = late_days.arrival_cutoff(dsn)
-    facts_moved, marts_moved = late_days.advance_ledger(dsn, second, DAY[1].date(), 1)
-    # Then the day keeps its cutoffs (the marts do not hold the scan), and it is counted once
+    after_late = late_days.advance_ledger(dsn, second, run_day, 1)
+    # Then the day keeps its cutoffs (the marts do not hold the scan), is named as a day to
+    # build again, and the scan is counted once
     assert _one(dsn, ledger, DAY[0].date())[:2] == moved
+    assert DAY[0].date() in after_late.stale_days
     assert _serving_totals(dsn)["pos"][0] == totals["pos"][0] + 1
     # And with nothing more arriving, a later cutoff moves every clean entry, that day's none
     third = late_days.arrival_cutoff(dsn)
-    assert late_days.advance_ledger(dsn, third, DAY[1].date(), 1) == (facts_moved, marts_moved)
-    assert facts_moved > 0 and marts_moved > 0
+    again = late_days.advance_ledger(dsn, third, run_day, 1)
+    assert (again.facts, again.marts) == (after_late.facts, after_late.marts)
+    assert after_late.facts > 0 and after_late.marts > 0
     assert _one(dsn, ledger, DAY[0].date())[:2] == moved
     assert _serving_totals(dsn)["pos"][0] == totals["pos"][0] + 1
     # And once the day is built again, its entries carry that build's cutoff
