@@ -23,7 +23,7 @@ class JobConfig:
     mode: str = "continuous"
     trigger_seconds: float = 1.0
     engine: str = "python"
-    sink_mode: str = "merge"
+    sink_mode: str = "direct"
     kinds: dict[str, str] = field(default_factory=dict)
     max_offsets_per_trigger: int | None = None
     starting_offsets: str = "earliest"

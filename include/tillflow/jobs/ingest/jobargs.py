@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sink-mode",
         choices=("merge", "direct"),
-        default=os.environ.get("TILLFLOW_INGEST_SINK_MODE", "merge"),
+        default=os.environ.get("TILLFLOW_INGEST_SINK_MODE", "direct"),
     )
     p.add_argument("--max-offsets-per-trigger", type=int, default=None)
     p.add_argument("--starting-offsets", choices=("earliest", "latest"), default="earliest")

@@ -63,7 +63,7 @@ def run(
     job: str,
     *,
     kinds: Mapping[str, str] | None = None,
-    sink_mode: str = "merge",
+    sink_mode: str = "direct",
     chunk_rows: int = 200_000,
     window_seconds: float = 0.1,
     stop_after: int | None = None,

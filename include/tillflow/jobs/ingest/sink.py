@@ -100,7 +100,7 @@ class Sink:
         self,
         dsn: str,
         job: str,
-        mode: str = "merge",
+        mode: str = "direct",
         retry_seconds: float = 120.0,
         application_name: str | None = None,
     ) -> None:
