@@ -17,11 +17,14 @@ with
 
 scan_events as (
     -- The interval's scans plus the voids that can follow them (minutes later, so one day),
-    -- that arrived before the build's cutoff (what core.fact_batches records it holds).
+    -- that arrived before the build's cutoff (what core.fact_batches records it holds). Past
+    -- the interval only voids count: the next day's sales would only be sorted and dropped
+    -- (half the rows of the void resolution's sort).
     select * from {{ ref('stg_pos__scan_events') }}
     where
         scanned_at >= {{ interval_start() }}
         and scanned_at < {{ interval_end() }} + interval '1 day'
+        and (scanned_at < {{ interval_end() }} or is_void)
         and {{ arrived() }}
 ),
 
