@@ -366,3 +366,36 @@ def test_a_late_day_rebuild_does_not_wait_on_a_day_an_earlier_failed_run_left_ha
     assert _one(dsn, total.format("intermediate.int_product_daily_sales")) == _one(
         dsn, total.format("intermediate.int_daily_sales")
     )
+
+
+def test_a_sale_of_the_next_day_leaves_a_day_clean_and_a_void_of_the_next_day_does_not(
+    first_day_built: dict[str, str],
+) -> None:
+    dsn, admin = first_day_built["dbt"], first_day_built["admin"]
+    entry = (
+        "select min(arrivals_through) from core.fact_batches"
+        " where fact = 'fct_sales' and sale_date = %s"
+    )
+    run_day = DAY[1].date() + timedelta(days=30)
+    just_after_midnight = DAY[1] + timedelta(minutes=5)
+    # Given the first day built with a cutoff
+    built = late_days.arrival_cutoff(dsn)
+    dbt.build_interval(dsn, *DAY, arrivals_through=built)
+    # When a sale of the next day arrives (fct_sales reads only the next day's voids)
+    sale = ("5a1e" * 8, LATE_STORE, 1, LATE_ITEM, 2, just_after_midnight, 1, "fixture.next", 0,
+            0, datetime.now(UTC))  # fmt: skip
+    fixtures.load(admin, fixtures.RawRows(pos_scans=[sale]))
+    after_sale = late_days.arrival_cutoff(dsn)
+    moved = late_days.advance_ledger(dsn, after_sale, run_day, 1)
+    # Then the first day's fact entry moves up to the new cutoff
+    assert _one(dsn, entry, DAY[0].date()) == (after_sale,)
+    assert DAY[0].date() not in moved.stale_days
+    # And when a void of the next day arrives (it may cancel a scan of the first day)
+    void = ("5a1e" * 8, LATE_STORE, 1, LATE_ITEM, 0, just_after_midnight, 1, "fixture.next", 0,
+            1, datetime.now(UTC))  # fmt: skip
+    fixtures.load(admin, fixtures.RawRows(pos_scans=[void]))
+    after_void = late_days.arrival_cutoff(dsn)
+    kept = late_days.advance_ledger(dsn, after_void, run_day, 1)
+    # Then the first day's entry keeps its cutoff, and the day is named to be built again
+    assert _one(dsn, entry, DAY[0].date()) == (after_sale,)
+    assert DAY[0].date() in kept.stale_days

@@ -114,16 +114,24 @@ with since as (
     + """) as t
 ),
 scan_arrivals as (
-    select (scanned_at at time zone 'UTC')::date as day, max(ingested_at) as at
+    select
+        (scanned_at at time zone 'UTC')::date as day,
+        max(ingested_at) as at,
+        max(ingested_at) filter (where quantity = 0) as void_at
     from raw.pos_scans
     where ingested_at >= (select t from since) and ingested_at < %(cutoff)s
     group by 1
 ),
 -- Per fact and UTC day, the latest arrival its builds would hold: a scan day's own rows and the
--- next day's (its voids); an order day's own events.
+-- next day's voids (its sales are not the day's: fct_sales reads only voids past its day); an
+-- order day's own events.
 latest as (
     select 'fct_sales' as fact, day, max(at) as at
-    from (select day, at from scan_arrivals union all select day - 1, at from scan_arrivals) as d
+    from (
+        select day, at from scan_arrivals
+        union all
+        select day - 1, void_at from scan_arrivals where void_at is not null
+    ) as d
     group by day
     union all
     select 'fct_order_lines', (ordered_at at time zone 'UTC')::date, max(ingested_at)
