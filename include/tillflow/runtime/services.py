@@ -272,9 +272,10 @@ class Postgres(Service):
                 "-c max_replication_slots=10",
                 "-c max_connections=200",
                 "-c shared_buffers=512MB",
-                # What pg_wal settles at between checkpoints (a soft ceiling), well under the
-                # 4 GB the stack's WAL should stay within: 4GB kept 4 GB of WAL at rest.
-                "-c max_wal_size=2GB",
+                # What pg_wal settles at between checkpoints (a soft ceiling): under load it
+                # holds the WAL since the last checkpoint plus as much again recycled ahead, so
+                # 2GB let pg_wal reach 5.1-5.5 GB while a 100-store day was ingested and built.
+                "-c max_wal_size=1GB",
                 # A slot whose consumer stops or lags may hold this much WAL, no more: past it
                 # the server invalidates the slot (CDC then snapshots again) instead of filling
                 # the disk with WAL for a consumer that may never come back.
