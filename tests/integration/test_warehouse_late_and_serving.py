@@ -28,6 +28,12 @@ LATE_STORE, LATE_ITEM, LATE_QTY = fixtures.STORES[0], 9_000_002, 3
 #: 03:30 UTC on the second day is 21:30 of the first in the fixture stores' America/Chicago.
 EVENING_SCAN_ID = "e7e7" * 8
 EVENING_AT = datetime(2026, 3, 3, 3, 30, tzinfo=UTC)
+#: The ledger tests advance it for the run of a day a month later: the built day is far outside
+#: that run's look-back, and its entries must move all the same (else the serving views read
+#: every arrival since its build).
+LATER_RUN_DAY = DAY[1].date() + timedelta(days=30)
+#: A day's fct_sales entry in the facts' ledger: its arrival cutoff.
+FACT_CUTOFF = "select min(arrivals_through) from core.fact_batches where fact = 'fct_sales' and sale_date = %s"
 
 
 def _price(item: int, at: datetime) -> Decimal:
@@ -275,12 +281,9 @@ def test_the_ledger_moves_clean_days_up_to_a_new_cutoff_and_keeps_a_late_day_whe
         "select min(arrivals_through), max(arrivals_through), count(*) from core.mart_batches"
         " where sale_date = %s and fact = 'fct_sales'"
     )
-    # The runs are of a day a month later: the built day is far outside their look-back, and
-    # its entries must move all the same (else the serving views read every arrival since).
-    run_day = DAY[1].date() + timedelta(days=30)
     # Given a built day, a first cutoff, and nothing of that day arriving after it
     first = late_days.arrival_cutoff(dsn)
-    assert late_days.advance_ledger(dsn, first, run_day, lookback_days=1).stale_days == ()
+    assert late_days.advance_ledger(dsn, first, LATER_RUN_DAY, lookback_days=1).stale_days == ()
     moved = _one(dsn, ledger, DAY[0].date())[:2]
     assert moved[0] >= first  # none is behind the cutoff (a later build's may be ahead of it)
     totals = _serving_totals(dsn)
@@ -289,7 +292,7 @@ def test_the_ledger_moves_clean_days_up_to_a_new_cutoff_and_keeps_a_late_day_whe
              datetime.now(UTC))  # fmt: skip
     fixtures.load(admin, fixtures.RawRows(pos_scans=[extra]))
     second = late_days.arrival_cutoff(dsn)
-    after_late = late_days.advance_ledger(dsn, second, run_day, 1)
+    after_late = late_days.advance_ledger(dsn, second, LATER_RUN_DAY, 1)
     # Then the day keeps its cutoffs (the marts do not hold the scan), is named as a day to
     # build again, and the scan is counted once
     assert _one(dsn, ledger, DAY[0].date())[:2] == moved
@@ -297,7 +300,7 @@ def test_the_ledger_moves_clean_days_up_to_a_new_cutoff_and_keeps_a_late_day_whe
     assert _serving_totals(dsn)["pos"][0] == totals["pos"][0] + 1
     # And with nothing more arriving, a later cutoff moves every clean entry, that day's none
     third = late_days.arrival_cutoff(dsn)
-    again = late_days.advance_ledger(dsn, third, run_day, 1)
+    again = late_days.advance_ledger(dsn, third, LATER_RUN_DAY, 1)
     assert (again.facts, again.marts) == (after_late.facts, after_late.marts)
     assert after_late.facts > 0 and after_late.marts > 0
     assert _one(dsn, ledger, DAY[0].date())[:2] == moved
@@ -368,34 +371,32 @@ def test_a_late_day_rebuild_does_not_wait_on_a_day_an_earlier_failed_run_left_ha
     )
 
 
+def _next_day_scan_arrives(
+    admin: str, dsn: str, quantity: int, offset: int
+) -> tuple[datetime, late_days.LedgerAdvance]:
+    """A scan of 5 past midnight after the first day lands; the next cutoff is taken and the
+    ledger advanced with it. Returns the cutoff and what moved."""
+    at = DAY[1] + timedelta(minutes=5)
+    row = ("5a1e" * 8, LATE_STORE, 1, LATE_ITEM, quantity, at, 1, "fixture.next", 0, offset,
+           datetime.now(UTC))  # fmt: skip
+    fixtures.load(admin, fixtures.RawRows(pos_scans=[row]))
+    cutoff = late_days.arrival_cutoff(dsn)
+    return cutoff, late_days.advance_ledger(dsn, cutoff, LATER_RUN_DAY, 1)
+
+
 def test_a_sale_of_the_next_day_leaves_a_day_clean_and_a_void_of_the_next_day_does_not(
     first_day_built: dict[str, str],
 ) -> None:
     dsn, admin = first_day_built["dbt"], first_day_built["admin"]
-    entry = (
-        "select min(arrivals_through) from core.fact_batches"
-        " where fact = 'fct_sales' and sale_date = %s"
-    )
-    run_day = DAY[1].date() + timedelta(days=30)
-    just_after_midnight = DAY[1] + timedelta(minutes=5)
     # Given the first day built with a cutoff
-    built = late_days.arrival_cutoff(dsn)
-    dbt.build_interval(dsn, *DAY, arrivals_through=built)
+    dbt.build_interval(dsn, *DAY, arrivals_through=late_days.arrival_cutoff(dsn))
     # When a sale of the next day arrives (fct_sales reads only the next day's voids)
-    sale = ("5a1e" * 8, LATE_STORE, 1, LATE_ITEM, 2, just_after_midnight, 1, "fixture.next", 0,
-            0, datetime.now(UTC))  # fmt: skip
-    fixtures.load(admin, fixtures.RawRows(pos_scans=[sale]))
-    after_sale = late_days.arrival_cutoff(dsn)
-    moved = late_days.advance_ledger(dsn, after_sale, run_day, 1)
+    after_sale, moved = _next_day_scan_arrives(admin, dsn, quantity=2, offset=0)
     # Then the first day's fact entry moves up to the new cutoff
-    assert _one(dsn, entry, DAY[0].date()) == (after_sale,)
+    assert _one(dsn, FACT_CUTOFF, DAY[0].date()) == (after_sale,)
     assert DAY[0].date() not in moved.stale_days
     # And when a void of the next day arrives (it may cancel a scan of the first day)
-    void = ("5a1e" * 8, LATE_STORE, 1, LATE_ITEM, 0, just_after_midnight, 1, "fixture.next", 0,
-            1, datetime.now(UTC))  # fmt: skip
-    fixtures.load(admin, fixtures.RawRows(pos_scans=[void]))
-    after_void = late_days.arrival_cutoff(dsn)
-    kept = late_days.advance_ledger(dsn, after_void, run_day, 1)
+    _, kept = _next_day_scan_arrives(admin, dsn, quantity=0, offset=1)
     # Then the first day's entry keeps its cutoff, and the day is named to be built again
-    assert _one(dsn, entry, DAY[0].date()) == (after_sale,)
+    assert _one(dsn, FACT_CUTOFF, DAY[0].date()) == (after_sale,)
     assert DAY[0].date() in kept.stale_days
