@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tillflow.config import KafkaConnection
+from tillflow.jobs.ingest.sink import DEFAULT_MODE
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class JobConfig:
     mode: str = "continuous"
     trigger_seconds: float = 1.0
     engine: str = "python"
-    sink_mode: str = "direct"
+    sink_mode: str = DEFAULT_MODE
     kinds: dict[str, str] = field(default_factory=dict)
     max_offsets_per_trigger: int | None = None
     starting_offsets: str = "earliest"

@@ -272,9 +272,9 @@ class Postgres(Service):
                 "-c max_replication_slots=10",
                 "-c max_connections=200",
                 "-c shared_buffers=512MB",
-                # What pg_wal settles at between checkpoints (a soft ceiling): under load it
-                # holds the WAL since the last checkpoint plus as much again recycled ahead, so
-                # 2GB let pg_wal reach 5.1-5.5 GB while a 100-store day was ingested and built.
+                # What pg_wal settles at between checkpoints (a soft ceiling): 1.07 GB at rest
+                # while a 100-store day was ingested, against 2 GB and more at 2GB. Its peaks
+                # under load are the CDC slot's (README: a long warehouse transaction holds it).
                 "-c max_wal_size=1GB",
                 # A slot whose consumer stops or lags may hold this much WAL, no more: past it
                 # the server invalidates the slot (CDC then snapshots again) instead of filling

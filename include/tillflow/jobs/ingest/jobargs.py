@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from tillflow import config
+from tillflow.jobs.ingest import sink
 
 MODES = ("continuous", "available-now")
 #: The continuous job's trigger. An event waits for the next trigger, so a 1 s trigger alone puts
@@ -70,8 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--sink-mode",
-        choices=("merge", "direct"),
-        default=os.environ.get("TILLFLOW_INGEST_SINK_MODE", "direct"),
+        choices=sink.MODES,
+        default=os.environ.get("TILLFLOW_INGEST_SINK_MODE", sink.DEFAULT_MODE),
     )
     p.add_argument("--max-offsets-per-trigger", type=int, default=None)
     p.add_argument("--starting-offsets", choices=("earliest", "latest"), default="earliest")

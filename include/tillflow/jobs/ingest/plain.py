@@ -18,7 +18,7 @@ from tillflow.config import KafkaConnection
 from tillflow.domain.events.coordinates import broker_offset, virtual
 from tillflow.domain.events.records import TimeWindow, kafka_arrow_schema
 from tillflow.jobs.ingest import epochs, pipeline
-from tillflow.jobs.ingest.sink import Sink, committed_offsets
+from tillflow.jobs.ingest.sink import DEFAULT_MODE, Sink, committed_offsets
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -63,7 +63,7 @@ def run(
     job: str,
     *,
     kinds: Mapping[str, str] | None = None,
-    sink_mode: str = "direct",
+    sink_mode: str = DEFAULT_MODE,
     chunk_rows: int = 200_000,
     window_seconds: float = 0.1,
     stop_after: int | None = None,

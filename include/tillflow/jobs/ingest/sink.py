@@ -50,6 +50,8 @@ CONFLICT_KEYS: dict[str, str] = {
     orders.LINES: "kafka_topic, kafka_partition, kafka_offset, line_no",
 }
 MODES = ("merge", "direct")
+#: COPY straight into raw, behind the commit log's fence: about 1.5x the merge mode's speed.
+DEFAULT_MODE = "direct"
 
 TopicPartition = tuple[str, int]
 
@@ -100,7 +102,7 @@ class Sink:
         self,
         dsn: str,
         job: str,
-        mode: str = "direct",
+        mode: str = DEFAULT_MODE,
         retry_seconds: float = 120.0,
         application_name: str | None = None,
     ) -> None:
