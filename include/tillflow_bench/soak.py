@@ -187,6 +187,9 @@ def run(
     if _cli("status", "supervisor").stdout.count(" running ") == 0:
         print("the stack's supervisor is not running: `tillflow up` first", file=sys.stderr)
         return 2
+    from tillflow.adapters.warehouse import prepare_warehouse
+
+    prepare_warehouse(settings)  # a fresh stack has no ops tables yet (ingestion makes them)
     restarts0 = {k: int(v.get("restarts", 0)) for k, v in
                  (read_state(settings.run_dir).get("services") or {}).items()}  # fmt: skip
     # Losses per kind: the scans (checked against what the generator produced) and the rest

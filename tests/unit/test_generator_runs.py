@@ -12,6 +12,7 @@ import pytest
 from tillflow.domain.generation.model import Catalog
 from tillflow.domain.generation.reference import TIERS
 from tillflow.entrypoints.commands.generate import history_window
+from tillflow.jobs.chain import live_wall_seconds
 from tillflow.jobs.generators.churn import (
     CHURN_ITEM_ID_BASE,
     INSERTS_PER_RUN,
@@ -166,6 +167,43 @@ def test_a_stopped_live_run_resumed_at_its_checkpoint_sends_each_event_once() ->
     run_history(catalog, 1, START, datetime.fromtimestamp(ends[-1] / 1000, UTC), whole)
     assert first.values + second.values == whole.values
     assert len(first.values) > 0 and len(second.values) > 0
+
+
+class TickingClock(FakeClock):
+    """A slow machine: every reading of the clock costs ``tick`` seconds."""
+
+    def __init__(self, tick: float) -> None:
+        super().__init__()
+        self.tick = tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_a_chain_left_a_sliver_of_its_window_still_reaches_the_plans_end() -> None:
+    # Given a chain at speed-up 1440 whose last run fell behind and ended half a simulated
+    # second before the plan's end, on a machine where each clock reading costs 5 ms
+    catalog = Catalog.from_seed(max_stores=60)
+    until = START + timedelta(minutes=10)
+    until_ms = int(until.timestamp() * 1000)
+    position_ms = until_ms - 500
+    clock = TickingClock(0.005)
+    sink = Keep(clock)
+    marks = [position_ms]
+    # When the chain starts live runs from its position, as its scans loop does
+    for _ in range(5):
+        wall = live_wall_seconds(marks[-1], until_ms, 1440)
+        if wall is None:
+            break
+        resume = datetime.fromtimestamp(marks[-1] / 1000, UTC)
+        run_live(catalog, 1, sink, resume, wall, speedup=1440, clock=clock, sleep=clock.sleep,
+                 checkpoint=marks.append, until=until)  # fmt: skip
+    # Then its position is the plan's end, and it sent that half second's scans, once each
+    assert marks[-1] == until_ms
+    whole = Keep(FakeClock())
+    run_history(catalog, 1, datetime.fromtimestamp(position_ms / 1000, UTC), until, whole)
+    assert sink.values == whole.values and len(whole.values) > 0
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,19 @@ ELT_DAG = "tillflow_elt_daily"
 #: Simulated seconds one live run covers before it is started again (within datetime's range at
 #: any speed-up; one long run in practice).
 LIVE_RUN_SIMULATED = 30 * 365 * 24 * 3600.0
+#: Wall seconds a live run gets at least. A run that fell behind (a broker restarting) ends at
+#: its wall deadline short of the plan's end; the rest, a sliver at a high speed-up, would get
+#: less wall time than making one batch takes, and a run that short sends nothing.
+MIN_LIVE_WALL = 2.0
+
+
+def live_wall_seconds(position_ms: int, until_ms: int | None, speedup: float) -> float | None:
+    """Wall seconds for the next live run from ``position_ms``; None once the plan is done."""
+    if until_ms is None:
+        return LIVE_RUN_SIMULATED / speedup
+    if until_ms <= position_ms:
+        return None
+    return max((until_ms - position_ms) / 1000 / speedup, MIN_LIVE_WALL)
 
 
 @dataclass(frozen=True)
@@ -167,18 +180,16 @@ class Chain:
 
         plan = self.state.plan
         catalog = Catalog.from_seed(plan.seed, plan.stores)
+        until = None if plan.until_ms is None else datetime.fromtimestamp(plan.until_ms / 1000, UTC)
         while not self.stop.is_set():
-            span = LIVE_RUN_SIMULATED
-            if plan.until_ms is not None:
-                span = (plan.until_ms - self.state.position_ms) / 1000
-                if span <= 0:  # the plan's window is done: the chain only idles now
-                    self.stop.wait(1)
-                    continue
+            wall = live_wall_seconds(self.state.position_ms, plan.until_ms, plan.speedup)
+            if wall is None:  # the plan's window is done: the chain only idles now
+                self.stop.wait(1)
+                continue
             sink = KafkaSink(self.settings.kafka.connection, config.TOPICS.scans)
             stats = run_live(
-                catalog, plan.seed, sink, self.state.position, span / plan.speedup,
-                speedup=plan.speedup, max_rate=plan.max_rate, stop=self.stop,
-                checkpoint=self._scan_mark,
+                catalog, plan.seed, sink, self.state.position, wall, speedup=plan.speedup,
+                max_rate=plan.max_rate, stop=self.stop, checkpoint=self._scan_mark, until=until,
             )  # fmt: skip
             log.info("scans: %d sent up to %s", stats.events, self.state.position.isoformat())
 

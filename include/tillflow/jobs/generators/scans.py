@@ -447,6 +447,7 @@ def run_live(
     stop: threading.Event | None = None,
     checkpoint: Callable[[int], None] | None = None,
     checkpoint_every: float = 5.0,
+    until: datetime | None = None,
 ) -> RunStats:
     """Events released as a simulated clock reaches them.
 
@@ -459,6 +460,9 @@ def run_live(
     the sink is flushed and ``checkpoint(ms)`` told an instant such that every event before it
     was sent and acknowledged and none at or after it was; a run started at that instant sends
     exactly the rest. ``stop`` ends the run early, at such an instant.
+
+    ``until`` caps the simulated window (a plan's end): a run given more wall time than its
+    window needs sends the window, then waits out its duration, and its last mark is ``until``.
     """
     import numpy as np
 
@@ -467,6 +471,8 @@ def run_live(
     stats = RunStats()
     start_ms = epoch_ms(start)
     sim_end = start + timedelta(seconds=duration_s * speedup)
+    if until is not None:
+        sim_end = min(sim_end, until)
     wall0 = last_checkpoint = clock()
     done = False
     mark = start_ms  # every event before it was sent (the resume instant)
