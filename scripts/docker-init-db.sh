@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# First start of the `tillflow-postgres` container (Astro mode): the roles and databases that the
-# local stack creates in include/tillflow/adapters/warehouse.py (ensure_databases, prepare_warehouse),
-# with the same names, passwords and grants.
+# First start of the `tillflow-postgres` container (Astro mode), the warehouse's server: the roles
+# and databases that the local stack creates in include/tillflow/adapters/warehouse.py
+# (ensure_databases, prepare_warehouse), with the same names, passwords and grants. OLTP has a
+# server of its own (scripts/docker-init-oltp.sh).
 set -euo pipefail
 # Passwords from the container's environment (docker-compose.override.yml), the local defaults else.
 psql -v ON_ERROR_STOP=1 -U postgres <<SQL
@@ -10,7 +11,6 @@ create role tillflow_ingest with login password '${TILLFLOW_PG_INGEST_PASSWORD:-
 create role tillflow_dbt with login password '${TILLFLOW_PG_DBT_PASSWORD:-tillflow_dbt}';
 create role tillflow_reader with login password '${TILLFLOW_PG_READER_PASSWORD:-tillflow_reader}';
 create role superset with login password '${TILLFLOW_PG_SUPERSET_PASSWORD:-superset}';
-create database oltp owner tillflow_api;
 create database superset owner superset;
 create database warehouse owner tillflow_dbt;
 create database lakehouse owner tillflow_dbt;
@@ -24,13 +24,11 @@ alter default privileges for role tillflow_ingest in schema ops grant select on 
 alter default privileges for role postgres in schema raw grant select on tables to tillflow_dbt;
 alter default privileges for role postgres in schema ops grant select on tables to tillflow_dbt;
 -- The dashboards' read-only role (adapters/warehouse.py, grant_reader): every table of the
--- schemas dbt and ingestion create, now and later; OLTP's migration 008 grants its two tables.
+-- schemas dbt and ingestion create, now and later.
 grant connect on database warehouse to tillflow_reader;
 grant usage on schema raw, ops to tillflow_reader;
 alter default privileges for role tillflow_dbt grant select on tables to tillflow_reader;
 alter default privileges for role tillflow_dbt grant usage on schemas to tillflow_reader;
 alter default privileges for role tillflow_ingest grant select on tables to tillflow_reader;
 alter default privileges for role postgres grant select on tables to tillflow_reader;
-\connect oltp
-grant connect on database oltp to tillflow_reader;
 SQL

@@ -288,7 +288,21 @@ class Role:
 
 
 @dataclass(frozen=True)
+class PostgresEndpoint:
+    """One PostgreSQL server: where it listens, whether the stack runs it."""
+
+    host: str
+    port: int
+    external: bool
+
+
+@dataclass(frozen=True)
 class PostgresSettings:
+    """Two servers, as in production: the warehouse's (``host``/``port``: the warehouse,
+    Airflow's metadata, Superset's, the lakehouse catalog) and OLTP's (``oltp``: the ``oltp``
+    database alone). The warehouse's long transactions would otherwise pin the CDC slot, which
+    cannot move past the oldest transaction open anywhere in its server (docs/operations.md)."""
+
     host: str
     port: int
     admin_user: str
@@ -301,12 +315,30 @@ class PostgresSettings:
     #: SELECT only, for dashboards (Superset): the warehouse's schemas (marts, serving, ops, raw,
     #: and the others dbt creates), OLTP's orders and suggestions, Airflow's DAG runs.
     reader: Role
+    oltp: PostgresEndpoint
+
+    @property
+    def warehouse(self) -> PostgresEndpoint:
+        return PostgresEndpoint(self.host, self.port, self.external)
+
+    @property
+    def shared(self) -> bool:
+        """True when OLTP is configured on the warehouse's own server (one server for both)."""
+        return (self.oltp.host, self.oltp.port) == (self.host, self.port)
+
+    def server(self, database: str) -> PostgresEndpoint:
+        """The server holding ``database``: OLTP's for ``oltp``, the warehouse's for the rest."""
+        return self.oltp if database == DB_OLTP else self.warehouse
 
     def dsn(self, database: str, role: Role | None = None) -> str:
         """A libpq key/value DSN (TCP, never a socket path: Cosmos dataset URIs need a host)."""
+        return self.dsn_at(self.server(database), database, role)
+
+    def dsn_at(self, at: PostgresEndpoint, database: str, role: Role | None = None) -> str:
+        """A DSN of ``database`` on the server ``at`` (``postgres``: the server itself)."""
         user = role.name if role else self.admin_user
         password = role.password if role else self.admin_password
-        parts = [f"host={self.host}", f"port={self.port}", f"dbname={database}", f"user={user}"]
+        parts = [f"host={at.host}", f"port={at.port}", f"dbname={database}", f"user={user}"]
         if password:
             parts.append(f"password={password}")
         return " ".join(parts)
@@ -314,7 +346,8 @@ class PostgresSettings:
     def url(self, database: str, role: Role, driver: str = "postgresql") -> str:
         # Percent-encoded: a password with @ : / % # would otherwise break the URL.
         user, password = quote(role.name, safe=""), quote(role.password, safe="")
-        return f"{driver}://{user}:{password}@{self.host}:{self.port}/{database}"
+        at = self.server(database)
+        return f"{driver}://{user}:{password}@{at.host}:{at.port}/{database}"
 
 
 @dataclass(frozen=True)
@@ -508,8 +541,9 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(_env("TILLFLOW_HOME", str(PROJECT_ROOT / ".tillflow"))).resolve()
+        pg_host = _env("TILLFLOW_PG_HOST", "127.0.0.1")
         postgres = PostgresSettings(
-            host=_env("TILLFLOW_PG_HOST", "127.0.0.1"),
+            host=pg_host,
             port=_env_int("TILLFLOW_PG_PORT", 55432),
             admin_user=_env("TILLFLOW_PG_ADMIN_USER", "postgres"),
             admin_password=_env("TILLFLOW_PG_ADMIN_PASSWORD", "postgres"),
@@ -519,6 +553,11 @@ class Settings:
             ingest=Role("tillflow_ingest", _env("TILLFLOW_PG_INGEST_PASSWORD", "tillflow_ingest")),
             dbt=Role("tillflow_dbt", _env("TILLFLOW_PG_DBT_PASSWORD", "tillflow_dbt")),
             reader=Role("tillflow_reader", _env("TILLFLOW_PG_READER_PASSWORD", "tillflow_reader")),
+            oltp=PostgresEndpoint(
+                host=_env("TILLFLOW_OLTP_PG_HOST", pg_host),
+                port=_env_int("TILLFLOW_OLTP_PG_PORT", 55433),
+                external=_env_flag("TILLFLOW_OLTP_PG_EXTERNAL"),
+            ),
         )
         kafka_host = _env("TILLFLOW_KAFKA_HOST", "127.0.0.1")
         kafka_port = _env_int("TILLFLOW_KAFKA_PORT", 59092)

@@ -32,8 +32,9 @@ class Sample:
     rss: int
     pressure: bool
     recycles: int
-    pg_wal: int
+    pg_wal: int  # OLTP's server, the one CDC's slot is on (bytes)
     slot_held: int = 0  # the most WAL any replication slot held (bytes)
+    warehouse_wal: int = 0  # the warehouse's server (bytes; the same server when shared)
 
 
 class StackSampler:
@@ -42,7 +43,9 @@ class StackSampler:
 
     def __init__(self, settings: Settings, every: float) -> None:
         self._settings, self._every = settings, every
-        self._admin = settings.postgres.dsn("postgres")
+        pg = settings.postgres
+        self._oltp = pg.dsn_at(pg.oltp, "postgres")
+        self._warehouse = pg.dsn("postgres")
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.samples: list[Sample] = []
@@ -67,7 +70,8 @@ class StackSampler:
                     rss_bytes(pid) if pid else 0,
                     (run_dir / "kafka.pressure").exists(),
                     int(broker.get("recycles", 0)),
-                    *_wal_sizes(self._admin),
+                    *_wal_sizes(self._oltp),
+                    _wal_sizes(self._warehouse)[0],
                 )
             )
             self._done.wait(self._every)
@@ -201,7 +205,10 @@ def run(settings: Settings, day_from: str, day_to: str, stores: int | None, ever
         f"\nbudget {budget >> 20} MB; peak RSS {peak >> 20} MB ({peak / budget:.2f}x the budget);"
         f" recycles {recycles}; producers held back ~{held:.0f}s"
     )
-    print(f"pg_wal peak {wal_peak / 2**30:.2f} GB")
+    wh_peak = max((s.warehouse_wal for s in samples), default=0)
+    print(
+        f"pg_wal peak: OLTP's server {wal_peak / 2**30:.2f} GB, the warehouse's {wh_peak / 2**30:.2f} GB"
+    )
     print(
         f"scans produced {produced:,}; landed {rows:,}; distinct {distinct:,};"
         f" duplicated {rows - distinct:,}; lost with a recycled broker {lost:,}"

@@ -145,6 +145,7 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     rss_peak = max((x.rss for x in samples), default=0)
     wal_peak = max((x.pg_wal for x in samples), default=0)
     slot_peak = max((x.slot_held for x in samples), default=0)
+    wh_wal_peak = max((x.warehouse_wal for x in samples), default=0)
 
     stages = [
         Stage("generate", gen_seconds, produced),
@@ -178,8 +179,9 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         print(line)
     print(
         f"broker RSS peak {rss_peak / 2**20:,.0f} MB of its {budget >> 20} MB budget;"
-        f" pg_wal peak {wal_peak / 2**30:.2f} GB (bound {WAL_BOUND_GB} GB), of which a"
-        f" replication slot held at most {slot_peak / 2**30:.2f} GB"
+        f" OLTP's pg_wal peak {wal_peak / 2**30:.2f} GB (bound {WAL_BOUND_GB} GB), of which a"
+        f" replication slot held at most {slot_peak / 2**30:.2f} GB; the warehouse's pg_wal"
+        f" peak {wh_wal_peak / 2**30:.2f} GB"
     )
     ingest_rate = rows / ingest_seconds if ingest_seconds > 0 else 0.0
     checks = {

@@ -45,6 +45,7 @@ FAULTS = (
     "ingest",
     "airflow-scheduler",
     "postgres",
+    "postgres-oltp",
     "redis",
     "chain",
 )
@@ -84,11 +85,12 @@ def _cli(
 
 def _inject(settings: Settings, service: str) -> str:
     """One fault; returns what was done."""
-    from tillflow.runtime.services import Postgres
+    from tillflow.runtime.services import Postgres, PostgresOltp
 
-    if service == "postgres":
-        Postgres(settings).stop()  # a clean restart: the supervisor starts it again
-        return "PostgreSQL stopped (pg_ctl -m fast); the supervisor restarts it"
+    if service in ("postgres", "postgres-oltp"):
+        server = Postgres(settings) if service == "postgres" else PostgresOltp(settings)
+        server.stop()  # a clean restart: the supervisor starts it again
+        return f"{service} stopped (pg_ctl -m fast); the supervisor restarts it"
     if service == "chain":  # what `make down && make up` does to it: it must resume exactly
         pid = read_pid(settings.run_dir / "chain.pid")
         if pid is not None:
@@ -113,9 +115,13 @@ def _service_rss(settings: Settings) -> dict[str, int]:
     return out
 
 
-def _db_size(admin: str) -> int:
-    rows = _query(admin, "select sum(pg_database_size(datname)) from pg_database")
-    return int(rows[0][0]) if rows and rows[0][0] else 0
+def _db_size(servers: list[str]) -> int:
+    """The size of every database of the servers (administrator DSNs), summed."""
+    total = 0
+    for admin in servers:
+        rows = _query(admin, "select sum(pg_database_size(datname)) from pg_database")
+        total += int(rows[0][0]) if rows and rows[0][0] else 0
+    return total
 
 
 def _query(dsn: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -160,7 +166,7 @@ def run(
     pg = settings.postgres
     wh = pg.dsn(config.DB_WAREHOUSE)
     oltp = pg.dsn(config.DB_OLTP)
-    admin = pg.dsn("postgres")
+    admin = [pg.dsn("postgres")] + ([] if pg.shared else [pg.dsn_at(pg.oltp, "postgres")])
     sim_seconds = days * 86400
     wall_seconds = sim_seconds / speedup
     start = (datetime.now(UTC) - timedelta(seconds=sim_seconds) - timedelta(hours=2)).replace(

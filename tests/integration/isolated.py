@@ -21,6 +21,7 @@ def second_stack_env(home: Path, **extra: str) -> dict[str, str]:
     env.update(
         TILLFLOW_HOME=str(home),
         TILLFLOW_PG_PORT=str(free_port()),
+        TILLFLOW_OLTP_PG_PORT=str(free_port()),
         TILLFLOW_KAFKA_PORT=str(free_port()),
         TILLFLOW_REDIS_PORT=str(free_port()),
         TILLFLOW_AIRFLOW_PORT=str(free_port()),

@@ -44,6 +44,7 @@ def small_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
     env = {
         "TILLFLOW_HOME": str(tmp_path / "state"),
         "TILLFLOW_PG_PORT": str(free_port()),
+        "TILLFLOW_OLTP_PG_PORT": str(free_port()),
         "TILLFLOW_KAFKA_PORT": str(free_port()),
         "TILLFLOW_REDIS_PORT": str(free_port()),
         "TILLFLOW_AIRFLOW_PORT": str(free_port()),

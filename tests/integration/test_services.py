@@ -31,10 +31,10 @@ def test_postgres_roundtrip_per_database_and_role(
     assert result.ok and f"db={database}" in result.detail
 
 
-def test_postgres_has_logical_wal_for_cdc(stack: Settings) -> None:
+def test_oltp_has_logical_wal_for_cdc(stack: Settings) -> None:
     import psycopg
 
-    with psycopg.connect(stack.postgres.dsn("postgres")) as conn:
+    with psycopg.connect(stack.postgres.dsn(config.DB_OLTP)) as conn:
         row = conn.execute("show wal_level").fetchone()
     assert row == ("logical",)
 
@@ -126,7 +126,7 @@ def test_the_compose_healthcheck_judges_a_service_as_status_does(
 def test_the_cdc_slot_and_the_wal_it_holds_are_read(stack: Settings) -> None:
     from tillflow.runtime import wal
 
-    slots, pg_wal, _ = wal.read_slots(stack.postgres.dsn("postgres"))
+    slots, pg_wal, _ = wal.read_slots(stack.postgres.dsn(config.DB_OLTP))
     cdc = [s for s in slots if s.name == "tillflow_cdc"]
     assert cdc and cdc[0].active, slots
     assert cdc[0].retained_bytes >= 0 and pg_wal > 0

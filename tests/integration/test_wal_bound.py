@@ -27,6 +27,7 @@ def bounded_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     env = {
         "TILLFLOW_HOME": str(tmp_path / "state"),
         "TILLFLOW_PG_PORT": str(free_port()),
+        "TILLFLOW_OLTP_PG_PORT": str(free_port()),
         "TILLFLOW_PG_MAX_SLOT_WAL_KEEP": "64MB",
     }
     full = {**os.environ, **env}

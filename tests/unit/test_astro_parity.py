@@ -162,7 +162,7 @@ def test_connection_hosts_skip_a_local_spark_master() -> None:
     hosts = p.connection_hosts(PROJECT_ROOT / "airflow_settings.yaml")
     assert hosts["spark_default"] == []
     assert hosts["kafka_default"] == ["kafka"]
-    assert hosts["postgres_oltp"] == ["tillflow-postgres"]
+    assert hosts["postgres_oltp"] == ["tillflow-oltp-postgres"]
 
 
 def test_compose_interpolation_takes_the_default_when_unset() -> None:

@@ -72,3 +72,28 @@ def test_dbt_threads_follow_the_environment_and_refuse_zero(
     monkeypatch.setenv("TILLFLOW_DBT_THREADS", "0")
     with pytest.raises(ValueError, match="TILLFLOW_DBT_THREADS must be at least 1"):
         dbt_threads()
+
+
+def test_oltp_has_a_server_of_its_own_and_every_other_database_the_warehouses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TILLFLOW_OLTP_PG_PORT", raising=False)
+    monkeypatch.setenv("TILLFLOW_PG_PORT", "6000")
+    pg = Settings.from_env().postgres
+    assert not pg.shared
+    assert "port=55433 dbname=oltp" in pg.dsn("oltp", pg.api)
+    assert pg.url("oltp", pg.reader).endswith("@127.0.0.1:55433/oltp")
+    for database in ("warehouse", "airflow", "postgres", "lakehouse"):
+        assert f"port=6000 dbname={database}" in pg.dsn(database)
+
+
+def test_oltp_configured_on_the_warehouses_server_shares_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TILLFLOW_PG_PORT", "6000")
+    monkeypatch.setenv("TILLFLOW_OLTP_PG_PORT", "6000")
+    settings = Settings.from_env()
+    from tillflow.runtime.registry import all_services
+
+    assert settings.postgres.shared
+    assert "postgres-oltp" not in [s.name for s in all_services(settings)]

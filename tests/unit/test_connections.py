@@ -107,15 +107,16 @@ def test_kafka_connection_never_auto_commits() -> None:
 
 
 def test_airflow_env_exports_connections_and_tcp_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a non-default PostgreSQL port
+    # Given non-default ports for the warehouse's PostgreSQL and OLTP's
     monkeypatch.setenv("TILLFLOW_PG_PORT", "61234")
+    monkeypatch.setenv("TILLFLOW_OLTP_PG_PORT", "61235")
     settings = Settings.from_env()
     # When the Airflow environment is built
     env = airflow_env(settings, base={"PATH": "/usr/bin"})
-    # Then the metadata database and the connections use that TCP port
+    # Then the metadata database and the connections use those TCP ports, OLTP its own
     assert "@127.0.0.1:61234/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     oltp = json.loads(env["AIRFLOW_CONN_POSTGRES_OLTP"])
-    assert (oltp["host"], oltp["port"], oltp["schema"]) == ("127.0.0.1", 61234, "oltp")
+    assert (oltp["host"], oltp["port"], oltp["schema"]) == ("127.0.0.1", 61235, "oltp")
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     admin = json.loads(env["AIRFLOW_CONN_POSTGRES_WAREHOUSE_ADMIN"])
     assert (admin["host"], admin["port"], admin["schema"]) == ("127.0.0.1", 61234, "warehouse")

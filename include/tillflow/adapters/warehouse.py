@@ -61,9 +61,9 @@ def ensure_schema(settings: Settings, database: str = config.DB_WAREHOUSE) -> li
 
 
 def ensure_databases(settings: Settings) -> None:
-    """Create roles (api, ingest, dbt, airflow), the databases (airflow, oltp, warehouse, the
-    lakehouse catalog) and the warehouse's raw/ops schemas with their grants. Safe to run on
-    every `up`."""
+    """On the warehouse's server: create roles (api, ingest, dbt, airflow, reader), the databases
+    (airflow, warehouse, Superset's, the lakehouse catalog; oltp too when OLTP shares this
+    server) and the warehouse's raw/ops schemas with their grants. Safe to run on every `up`."""
     import psycopg
     from psycopg import sql
 
@@ -79,13 +79,27 @@ def ensure_databases(settings: Settings) -> None:
         # (pg_stat_activity hides that from other roles without this).
         cur.execute(sql.SQL("grant pg_read_all_stats to {}").format(sql.Identifier(pg.dbt.name)))
         _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
-        _ensure_database(cur, config.DB_OLTP, pg.api)
+        if pg.shared:
+            _ensure_database(cur, config.DB_OLTP, pg.api)
         _ensure_database(cur, config.DB_SUPERSET, settings.superset.metadata_role)
         # The lakehouse's Iceberg catalog (its tables are pyiceberg's, created on first use).
         _ensure_database(cur, settings.lakehouse.catalog_database, pg.dbt)
     # The warehouse's migrations are applied by whoever lands data first (the ingest DAG's
     # `migrate` task, `tillflow ingest`, the managed ingest service), not by `up`.
     prepare_warehouse(settings, migrate=False)
+
+
+def ensure_oltp_database(settings: Settings) -> None:
+    """On OLTP's own server: the roles that use it (the API's, with replication for CDC; the
+    dashboards' reader) and the oltp database. Safe to run on every `up`."""
+    import psycopg
+
+    pg = settings.postgres
+    server = pg.dsn_at(pg.oltp, "postgres")
+    with psycopg.connect(server, autocommit=True) as conn, conn.cursor() as cur:
+        _ensure_role(cur, pg.api, replication=True)
+        _ensure_role(cur, pg.reader)
+        _ensure_database(cur, config.DB_OLTP, pg.api)
 
 
 #: What the dashboards read, per database: schemas whose every table (now and later) the reader

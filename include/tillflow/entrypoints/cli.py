@@ -96,14 +96,20 @@ def _print_wal(settings: Settings) -> None:
 
     from tillflow.runtime import wal
 
-    print("\nWAL held for replication (pg_replication_slots)")
+    pg = settings.postgres
+    print("\nWAL held for replication (pg_replication_slots of OLTP's server)")
     try:
-        slots, size, keep = wal.read_slots(settings.postgres.dsn("postgres"))
+        slots, size, keep = wal.read_slots(pg.dsn_at(pg.oltp, "postgres"))
     except psycopg.Error as exc:
         print(f"  not available: {str(exc).splitlines()[0]}")
         return
     for line in wal.judge(slots, size, int(settings.wal_warn_gb * wal.GB), keep):
         print(line)
+    if not pg.shared:  # the warehouse's server: no slot, its pg_wal bounded by checkpoints
+        try:
+            print(f"warehouse server pg_wal {wal.wal_bytes(pg.dsn('postgres')) / wal.GB:.2f} GB")
+        except psycopg.Error as exc:
+            print(f"warehouse server pg_wal not available: {str(exc).splitlines()[0]}")
 
 
 _UP = {"running", "external"}

@@ -29,8 +29,8 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         config.CONN_OLTP: {
             "conn_type": "postgres",
-            "host": pg.host,
-            "port": pg.port,
+            "host": pg.oltp.host,
+            "port": pg.oltp.port,
             "schema": config.DB_OLTP,
             "login": pg.api.name,
             "password": pg.api.password,

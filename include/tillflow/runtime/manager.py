@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from tillflow.adapters.warehouse import ensure_databases
+from tillflow.adapters.warehouse import ensure_databases, ensure_oltp_database
 from tillflow.config import Settings
 from tillflow.jobs.housekeeping.logs import rotate_folder
 from tillflow.runtime import process, supervisor
@@ -94,8 +94,11 @@ def up(settings: Settings, names: Iterable[str] | None = None, echo: Echo = prin
             echo(
                 f"  {service.name:<22} started    {service.address} ({time.monotonic() - t0:.1f}s)"
             )
-        if any(s.name == "postgres" for s in phase):
+        names = {s.name for s in phase}
+        if "postgres" in names:
             ensure_databases(settings)
+        if "postgres-oltp" in names:
+            ensure_oltp_database(settings)
     return started
 
 

@@ -17,7 +17,14 @@ from tillflow.runtime.managed.orders_api import orders_api
 from tillflow.runtime.managed.suggestions import SuggestionService
 from tillflow.runtime.managed.superset import superset
 from tillflow.runtime.managed.supervision import supervisor
-from tillflow.runtime.services import AirflowComponent, Kafka, Postgres, Redis, Service
+from tillflow.runtime.services import (
+    AirflowComponent,
+    Kafka,
+    Postgres,
+    PostgresOltp,
+    Redis,
+    Service,
+)
 
 APP_SERVICES: list[Callable[[Settings], Service]] = [
     orders_api,  # the orders API (127.0.0.1:8000)
@@ -47,8 +54,11 @@ def app_services(settings: Settings) -> list[Service]:
 
 def all_services(settings: Settings) -> list[Service]:
     """The stack in start order (stopped in reverse)."""
+    # OLTP's own server unless it is configured on the warehouse's (TILLFLOW_OLTP_PG_PORT).
+    oltp = [] if settings.postgres.shared else [PostgresOltp(settings)]
     return [
         Postgres(settings),
+        *oltp,
         Kafka(settings),
         Redis(settings),
         AirflowComponent(settings, "api-server", None),

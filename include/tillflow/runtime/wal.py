@@ -1,8 +1,9 @@
-"""The WAL the stack's PostgreSQL keeps for its replication slots, for `tillflow status`.
+"""The WAL OLTP's PostgreSQL keeps for its replication slots, for `tillflow status`.
 
-OLTP and warehouse share one cluster and so one WAL; a logical slot holds every byte written
-since the position its consumer (CDC) last confirmed, the warehouse's writes included. A stopped
-or stuck CDC therefore grows ``pg_wal`` until the disk is full. The status shows what each slot
+A logical slot holds every byte its server wrote since the position its consumer (CDC) last
+confirmed, and cannot restart past the oldest transaction open on that server. OLTP has a
+server of its own (the warehouse's minutes-long model transactions and gigabytes of WAL would
+otherwise be held too); still, a stopped or stuck CDC grows ``pg_wal`` until the disk is full. The status shows what each slot
 holds and warns above ``TILLFLOW_WAL_WARN_GB`` (default 4), before the disk is at risk, with
 what to do. The server bounds what a slot may hold (``TILLFLOW_PG_MAX_SLOT_WAL_KEEP``, default
 16GB): past it the slot is invalidated and CDC snapshots again (``jobs.cdc.slot``).
@@ -42,6 +43,15 @@ def read_slots(dsn: str) -> tuple[list[SlotWal], int, str]:
         int(wal[0] if wal else 0),
         str(bound[0] if bound else "-1"),
     )
+
+
+def wal_bytes(dsn: str) -> int:
+    """The size of ``pg_wal`` of the server ``dsn`` reaches (administrator)."""
+    import psycopg
+
+    with psycopg.connect(dsn, connect_timeout=3) as conn:
+        row = conn.execute("select coalesce(sum(size), 0)::bigint from pg_ls_waldir()").fetchone()
+    return int(row[0] if row else 0)
 
 
 def judge(

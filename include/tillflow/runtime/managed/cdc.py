@@ -19,7 +19,7 @@ class Cdc(Service):
 
     name = "cdc"
     phase = 3
-    port_setting = "TILLFLOW_PG_PORT"
+    port_setting = "TILLFLOW_OLTP_PG_PORT"
     external_setting = "TILLFLOW_CDC_EXTERNAL"
     health_timeout = 120.0  # JVM start plus, on the first start, a snapshot of the tables
     restart_unhealthy_after = 120.0  # alive but not streaming its slot
@@ -29,7 +29,8 @@ class Cdc(Service):
         self.cdc = CdcSettings.from_env(settings)
 
     def endpoint(self) -> Endpoint:
-        return Bound(self.settings.postgres.host, self.settings.postgres.port, self.cdc.external)
+        oltp = self.settings.postgres.oltp  # the server whose slot it streams
+        return Bound(oltp.host, oltp.port, self.cdc.external)
 
     @property
     def address(self) -> str:
