@@ -4,8 +4,8 @@ It plans the chain (`tillflow run`'s ``jobs/chain.py``) over ``days`` simulated 
 before now (so no event is from the future), ``speedup`` times faster than the wall clock, and
 brings it up with the continuous ingestion. While it runs, a fault is injected every
 ``fault_hours`` simulated hours at a random moment (seeded): SIGKILL of the broker, CDC, the
-suggestion service, the continuous ingestion or the scheduler; a PostgreSQL restart; a Redis
-restart. Nobody repairs anything: the supervisor restarts what died. At the end it stops the
+suggestion service, the continuous ingestion or the scheduler; a restart of either PostgreSQL
+server; a Redis restart. Nobody repairs anything: the supervisor restarts what died. At the end it stops the
 chain, waits for ingestion and every simulated day's ELT run, and prints, against what the
 generator produced for the window (regenerated from the seed, not read back from the warehouse):
 
