@@ -301,7 +301,7 @@ class PostgresSettings:
     """Two servers, as in production: the warehouse's (``host``/``port``: the warehouse,
     Airflow's metadata, Superset's, the lakehouse catalog) and OLTP's (``oltp``: the ``oltp``
     database alone). The warehouse's long transactions would otherwise pin the CDC slot, which
-    cannot move past the oldest transaction open anywhere in its server (docs/operations.md)."""
+    cannot move past the oldest transaction open anywhere in its server (README, WAL section)."""
 
     host: str
     port: int
