@@ -275,8 +275,8 @@ class Postgres(Service):
                 "-c max_connections=200",
                 "-c shared_buffers=512MB",
                 # What pg_wal settles at between checkpoints (a soft ceiling): 1.07 GB at rest
-                # while a 100-store day was ingested, against 2 GB and more at 2GB. Its peaks
-                # under load are the CDC slot's (README: a long warehouse transaction holds it).
+                # while a 100-store day was ingested, against 2 GB and more at 2GB. (Peaks of
+                # 8 GB came from the CDC slot while OLTP shared this server: README, WAL.)
                 "-c max_wal_size=1GB",
                 # A slot whose consumer stops or lags may hold this much WAL, no more: past it
                 # the server invalidates the slot (CDC then snapshots again) instead of filling

@@ -3,7 +3,8 @@
 A logical slot holds every byte its server wrote since the position its consumer (CDC) last
 confirmed, and cannot restart past the oldest transaction open on that server. OLTP has a
 server of its own (the warehouse's minutes-long model transactions and gigabytes of WAL would
-otherwise be held too); still, a stopped or stuck CDC grows ``pg_wal`` until the disk is full. The status shows what each slot
+otherwise be held too); still, a stopped or stuck CDC grows ``pg_wal`` until the disk is full.
+The status shows what each slot
 holds and warns above ``TILLFLOW_WAL_WARN_GB`` (default 4), before the disk is at risk, with
 what to do. The server bounds what a slot may hold (``TILLFLOW_PG_MAX_SLOT_WAL_KEEP``, default
 16GB): past it the slot is invalidated and CDC snapshots again (``jobs.cdc.slot``).
