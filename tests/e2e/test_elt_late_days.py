@@ -20,6 +20,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 
+from tests.airflow_runs import run_alone
 from tillflow import config
 from tillflow.adapters.airflow_api import AirflowClient
 from tillflow.adapters.warehouse import prepare_warehouse
@@ -27,7 +28,7 @@ from tillflow.config import Settings
 from tillflow.jobs.elt import dbt, fixtures
 from tillflow_airflow import assets
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 T = TypeVar("T")
 DAG_ID = "tillflow_elt_daily"
@@ -74,18 +75,13 @@ def _run_day(
     client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
     try:
         client.wait_for_dag(DAG_ID)
-        was_paused = client.is_paused(DAG_ID)
-        try:
-            run_id = client.run_interval(
-                DAG_ID,
-                day.isoformat(),
-                (day + timedelta(days=1)).isoformat(),
-                conf={"skip_ingestion_wait": True, "min_scans": 0},
-            )
-            client.unpause(DAG_ID)
-            state = client.wait_for_run(DAG_ID, run_id, timeout=2000)
-        finally:
-            client.set_paused(DAG_ID, was_paused)
+        run_id, state = run_alone(
+            client,
+            DAG_ID,
+            day.isoformat(),
+            (day + timedelta(days=1)).isoformat(),
+            conf={"skip_ingestion_wait": True, "min_scans": 0},
+        )
         return state, read(client, run_id)
     finally:
         client.close()

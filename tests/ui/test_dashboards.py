@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.airflow_runs import run_alone
 from tests.ui.webdriver import Browser, WebDriverError, chromium
 from tillflow import config
 from tillflow.adapters.airflow_api import AirflowClient
@@ -126,20 +127,16 @@ def chain_data(stack: Settings) -> Settings:
         client.wait_for_dag(ELT_DAG)
         finished = [r for r in client.latest_runs(ELT_DAG, 20) if r["state"] == "success"]
         if not finished:
-            paused = client.is_paused(ELT_DAG)
-            client.unpause(ELT_DAG)  # a paused DAG's triggered run stays queued
             # The fixture ingested what it made; the run need not wait for scans of a later
             # day, which a stack that ran nothing else never gets.
-            run_id = client.run_interval(
+            _, state = run_alone(
+                client,
                 ELT_DAG,
                 day.isoformat(),
                 (day + timedelta(days=1)).isoformat(),
                 conf={"skip_ingestion_wait": True, "min_scans": 0},
             )
-            try:
-                assert client.wait_for_run(ELT_DAG, run_id, timeout=1200) == "success"
-            finally:
-                client.set_paused(ELT_DAG, paused)
+            assert state == "success"
     finally:
         client.close()
     return stack

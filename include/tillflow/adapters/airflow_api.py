@@ -120,6 +120,15 @@ class AirflowClient:
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         return {ti["task_id"]: str(ti["state"]) for ti in self.task_instances(dag_id, run_id)}
 
+    def set_run_state(self, dag_id: str, run_id: str, state: str) -> None:
+        """Mark a run ``success``, ``failed`` or ``queued`` (its unfinished tasks follow)."""
+        self._request("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state})
+
+    def active_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """The runs of ``dag_id`` that are queued or running."""
+        params = {"state": ["queued", "running"], "limit": 100}
+        return list(self._request("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"])
+
     def delete_run(self, dag_id: str, run_id: str) -> None:
         """Delete a finished run (the API refuses a running one)."""
         self._request("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
