@@ -119,3 +119,29 @@
     end
     $partitions$
 {%- endmacro %}
+
+{#- Drops the single-column indexes on `columns` that an earlier version of the model created
+    (dbt's `indexes` config only ever adds them, at the table's creation). On a partitioned
+    table, dropping the parent's index drops its partitions' too. Nothing when the table does
+    not exist or holds no such index. A pre-hook through `outside_transaction`: the drop locks
+    the table exclusively, for a moment, not for the whole build. -#}
+{% macro drop_retired_indexes(columns) -%}
+    do $retired$
+    declare
+        idx regclass;
+    begin
+        for idx in
+            select i.indexrelid::regclass
+            from pg_index as i
+            inner join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+            where
+                i.indrelid = to_regclass('{{ this.include(database=false) }}')
+                and i.indnatts = 1
+                and a.attname in ('{{ columns | join("', '") }}')
+        loop
+            execute format('drop index %s', idx);
+        end loop;
+    end
+    $retired$;
+    commit;
+{%- endmacro %}
