@@ -81,7 +81,9 @@ raw_priced as (
             raw_sold.item_id = price_periods.item_id
             and raw_sold.scanned_at >= price_periods.price_from
             and raw_sold.scanned_at < price_periods.price_to
-    where raw_sold.scan_id not in (select voided.scan_id from voided)
+    -- Not exists, not `not in`: an anti join. A day's voids (about 200,000 at full scale) do
+    -- not fit a hashed `not in` subplan, and the plain one compares each scan with every void.
+    where not exists (select 1 from voided where voided.scan_id = raw_sold.scan_id)
 ),
 
 raw_total as (

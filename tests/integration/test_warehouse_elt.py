@@ -196,3 +196,29 @@ def test_marts_gate_passes_and_a_bad_raw_row_fails_the_raw_gate(
     finally:
         with psycopg.connect(dsns["admin"]) as conn:
             conn.execute("delete from raw.pos_scans where kafka_topic = 'fixture.bad'")
+
+
+def test_the_raw_reconciliation_fails_on_one_changed_sale_and_passes_again(
+    dsns: dict[str, str], built: dict[str, object]
+) -> None:
+    def reconcile() -> dbt.DbtRun:
+        cutoff = datetime.now(UTC)
+        variables = {**dbt.interval_vars(*PRICE_DAY), "arrivals_through": cutoff.isoformat()}
+        args = ["test", "--select", "assert_fct_sales_matches_raw_scans"]
+        return dbt.run_dbt(args, dsns["dbt"], variables, check=False)
+
+    assert reconcile().ok
+    # Given one sale of the day whose quantity no longer matches its raw scan
+    change = (
+        "update core.fct_sales set quantity = quantity + %s where scan_id ="
+        " (select min(scan_id) from core.fct_sales where scanned_at >= %s and scanned_at < %s)"
+    )
+    with psycopg.connect(dsns["admin"]) as conn:
+        conn.execute(change, (1, *PRICE_DAY))
+    try:
+        # When the reconciliation test runs  Then it fails
+        assert not reconcile().ok
+    finally:
+        with psycopg.connect(dsns["admin"]) as conn:
+            conn.execute(change, (-1, *PRICE_DAY))
+    assert reconcile().ok
