@@ -83,10 +83,11 @@ raw_priced as (
             and raw_sold.scanned_at < price_periods.price_to
     -- Not exists, not `not in`: an anti join. A day's voids (about 200,000 at full scale) do
     -- not fit a hashed `not in` subplan, and the plain one compares each scan with every void.
-    where not exists (
-        select 1 from voided
-        where voided.scan_id = raw_sold.scan_id
-    )
+    where
+        not exists (
+            select 1 from voided
+            where voided.scan_id = raw_sold.scan_id
+        )
 ),
 
 raw_total as (
