@@ -20,7 +20,7 @@ from typing import TypeVar
 import psycopg
 import pytest
 
-from tests.airflow_runs import run_alone
+from tests.airflow_runs import NO_INGESTION_WAIT, run_alone
 from tillflow import config
 from tillflow.adapters.airflow_api import AirflowClient
 from tillflow.adapters.warehouse import prepare_warehouse
@@ -75,13 +75,7 @@ def _run_day(
     client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
     try:
         client.wait_for_dag(DAG_ID)
-        run_id, state = run_alone(
-            client,
-            DAG_ID,
-            day.isoformat(),
-            (day + timedelta(days=1)).isoformat(),
-            conf={"skip_ingestion_wait": True, "min_scans": 0},
-        )
+        run_id, state = run_alone(client, DAG_ID, day, NO_INGESTION_WAIT)
         return state, read(client, run_id)
     finally:
         client.close()

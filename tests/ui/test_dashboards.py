@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.airflow_runs import run_alone
+from tests.airflow_runs import NO_INGESTION_WAIT, run_alone
 from tests.ui.webdriver import Browser, WebDriverError, chromium
 from tillflow import config
 from tillflow.adapters.airflow_api import AirflowClient
@@ -129,13 +129,7 @@ def chain_data(stack: Settings) -> Settings:
         if not finished:
             # The fixture ingested what it made; the run need not wait for scans of a later
             # day, which a stack that ran nothing else never gets.
-            _, state = run_alone(
-                client,
-                ELT_DAG,
-                day.isoformat(),
-                (day + timedelta(days=1)).isoformat(),
-                conf={"skip_ingestion_wait": True, "min_scans": 0},
-            )
+            _, state = run_alone(client, ELT_DAG, day, NO_INGESTION_WAIT)
             assert state == "success"
     finally:
         client.close()
