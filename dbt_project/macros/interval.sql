@@ -36,12 +36,17 @@
 {#- A custom incremental strategy: delete+insert on the interval. Every row of the target whose
     `interval_column` falls in the run's interval is deleted, then the new rows are inserted, in
     one transaction. Re-running a day therefore replaces that day exactly, including rows that no
-    longer exist (a scan voided since the last run), which dbt's key-based delete+insert misses. -#}
+    longer exist (a scan voided since the last run), which dbt's key-based delete+insert misses.
+    A day-partitioned model exchanges the interval's whole day partitions instead
+    (replace_day_partitions in partitions.sql). -#}
 {% macro get_incremental_replace_interval_sql(arg_dict) %}
     {%- set column = config.require('interval_column') -%}
     {%- if config.get('partitioned_by_day', false) %}
     {{ ensure_rows_partitions(arg_dict['target_relation'], arg_dict['temp_relation']) }};
-    {%- endif %}
+    {{ replace_day_partitions(
+        arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['dest_columns']
+    ) }};
+    {%- else %}
     delete from {{ arg_dict['target_relation'] }}
     where
     {{ interval_bounds(
@@ -50,6 +55,7 @@
         config.get('interval_column_is_business_date', false)
     ) }};
     {{ get_insert_into_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['dest_columns']) }}
+    {%- endif %}
 {% endmacro %}
 
 {#- `column` within the run's interval (a date column holds UTC days, a business-date column the

@@ -48,12 +48,29 @@ def built(dsns: dict[str, str]) -> dict[str, object]:
     with psycopg.connect(dsns["admin"], autocommit=True) as conn:
         conn.execute("create index on core.fct_sales (scanned_at)")
         conn.execute("create index on core.fct_sales (scan_id)")
+    partitions_before = _partitions(dsns["dbt"], "core.fct_sales")
     rerun = dbt.build_interval(dsns["dbt"], *PRICE_DAY)
     after = marts.mart_hashes(dsns["dbt"])
     print(f"\ndbt build 3 days: {first.seconds:.1f}s; re-run of one day: {rerun.seconds:.1f}s")
     for name in before:
         print(f"  {name:<28} before {before[name]}  after {after[name]}")
-    return {"before": before, "after": after}
+    return {
+        "before": before,
+        "after": after,
+        "partitions_before": partitions_before,
+        "partitions_after": _partitions(dsns["dbt"], "core.fct_sales"),
+    }
+
+
+def _partitions(dsn: str, parent: str) -> dict[str, int]:
+    """Each partition of ``parent`` by its bounds, with the oid of the table holding it."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "select pg_get_expr(c.relpartbound, c.oid), c.oid::int from pg_inherits as i"
+            " join pg_class as c on c.oid = i.inhrelid where i.inhparent = %s::regclass",
+            (parent,),
+        ).fetchall()
+    return {str(bound): int(oid) for bound, oid in rows}
 
 
 def _rows(dsn: str, query: str, *params: object) -> list[tuple[object, ...]]:
@@ -160,6 +177,21 @@ def test_fct_sales_holds_no_index_after_a_run_even_where_an_earlier_version_made
     assert indexes == []
 
 
+def test_rerunning_a_day_exchanges_its_partition_and_keeps_the_others(
+    built: dict[str, object],
+) -> None:
+    # A rebuilt day is a new table in place of the old one: a delete would leave the old rows
+    # in the partition beside the new ones until a vacuum, and every later read would read both.
+    before, after = built["partitions_before"], built["partitions_after"]
+    assert isinstance(before, dict) and isinstance(after, dict)
+    assert before.keys() == after.keys() and len(before) == 3
+    rebuilt = {bound for bound in before if before[bound] != after[bound]}
+    assert rebuilt == {b for b in before if f"FROM ('{PRICE_DAY[0]:%Y-%m-%d} 00:00:00+00')" in b}, (
+        before,
+        after,
+    )
+
+
 def test_rerunning_a_day_leaves_every_mart_identical(built: dict[str, object]) -> None:
     assert built["before"] == built["after"]
     assert all(not h.startswith("0:") for h in built["before"].values())  # type: ignore[attr-defined]
@@ -198,16 +230,18 @@ def test_marts_gate_passes_and_a_bad_raw_row_fails_the_raw_gate(
             conn.execute("delete from raw.pos_scans where kafka_topic = 'fixture.bad'")
 
 
+def _day_test(dsns: dict[str, str], test: str, *extra: str) -> dbt.DbtRun:
+    """One dbt test over PRICE_DAY, as the day's build would run it."""
+    cutoff = datetime.now(UTC)
+    variables = {**dbt.interval_vars(*PRICE_DAY), "arrivals_through": cutoff.isoformat()}
+    return dbt.run_dbt(["test", "--select", test, *extra], dsns["dbt"], variables, check=False)
+
+
 def test_the_raw_reconciliation_fails_on_one_changed_sale_and_passes_again(
     dsns: dict[str, str], built: dict[str, object]
 ) -> None:
-    def reconcile() -> dbt.DbtRun:
-        cutoff = datetime.now(UTC)
-        variables = {**dbt.interval_vars(*PRICE_DAY), "arrivals_through": cutoff.isoformat()}
-        args = ["test", "--select", "assert_fct_sales_matches_raw_scans"]
-        return dbt.run_dbt(args, dsns["dbt"], variables, check=False)
-
-    assert reconcile().ok
+    test = "assert_fct_sales_matches_raw_scans"
+    assert _day_test(dsns, test).ok
     # Given one sale of the day whose quantity no longer matches its raw scan
     change = (
         "update core.fct_sales set quantity = quantity + %s where scan_id ="
@@ -217,8 +251,48 @@ def test_the_raw_reconciliation_fails_on_one_changed_sale_and_passes_again(
         conn.execute(change, (1, *PRICE_DAY))
     try:
         # When the reconciliation test runs  Then it fails
-        assert not reconcile().ok
+        assert not _day_test(dsns, test).ok
     finally:
         with psycopg.connect(dsns["admin"]) as conn:
             conn.execute(change, (-1, *PRICE_DAY))
-    assert reconcile().ok
+    assert _day_test(dsns, test).ok
+
+
+def test_the_row_rules_of_fct_sales_name_each_rule_a_sale_breaks(
+    dsns: dict[str, str], built: dict[str, object]
+) -> None:
+    test = "fct_sales_row_rules"
+    assert _day_test(dsns, test).ok
+    # Given one sale of the day with a quantity out of range and no price source
+    one_sale = (
+        " where scan_id = (select min(scan_id) from core.fct_sales"
+        " where scanned_at >= %s and scanned_at < %s)"
+    )
+    with psycopg.connect(dsns["admin"]) as conn:
+        before = conn.execute(
+            "select quantity, price_source from core.fct_sales" + one_sale, PRICE_DAY
+        ).fetchone()
+        assert before is not None
+        conn.execute(
+            "update core.fct_sales set quantity = 7, price_source = null" + one_sale, PRICE_DAY
+        )
+    try:
+        # When the row rules run  Then they fail, and the stored failures name both rules
+        assert not _day_test(dsns, test, "--store-failures").ok
+        with psycopg.connect(dsns["dbt"]) as conn:
+            (schema,) = conn.execute(
+                "select table_schema from information_schema.tables where table_name = %s",
+                (test,),
+            ).fetchone() or ("?",)
+            broken = conn.execute(
+                f'select rule, breaking_rows from "{schema}".{test} order by 1'
+            ).fetchall()
+            conn.execute(f'drop table "{schema}".{test}')
+        assert broken == [("price_source_accepted", 1), ("quantity_accepted", 1)]
+    finally:
+        with psycopg.connect(dsns["admin"]) as conn:
+            conn.execute(
+                "update core.fct_sales set quantity = %s, price_source = %s" + one_sale,
+                (*before, *PRICE_DAY),
+            )
+    assert _day_test(dsns, test).ok
