@@ -296,8 +296,8 @@ def _validate(
                 gx.ValidationDefinition(name=asset_name, data=batch, suite=suite)
             )
         )
-    # Verdict first: GX bundles the aggregate metrics of one query asset into one SQL statement
-    # when it needs no unexpected values (a pass over the interval's rows for all of a check's
+    # Verdict first: GX bundles the aggregate metrics of one asset into one SQL statement when
+    # it needs no unexpected values (a pass over the interval's rows for all of a check's
     # column expectations, plus its row count). SUMMARY adds a query per expectation to list
     # unexpected values (18 passes over a day of raw scans for its 11 expectations), so it runs
     # only when the verdict is a failure, to say what failed.
