@@ -29,7 +29,8 @@ ENV PYTHONPATH="/usr/local/airflow/include:/usr/local/airflow" \
     TILLFLOW_DBT_DOCS_DIR=/usr/local/airflow/dbt_docs \
     AIRFLOW__COSMOS__DBT_DOCS_DIR=/usr/local/airflow/dbt_docs \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
-    AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False
+    AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False \
+    AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=90
 
 # The Runtime tag decides the Airflow version; stop the build when it is not the one the lock
 # pins (what local mode and CI run), instead of shipping an image nobody tested.

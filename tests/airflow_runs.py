@@ -27,8 +27,8 @@ def run_alone(
     conf: dict[str, Any] | None = None,
     timeout: float = 900,
 ) -> tuple[str, str]:
-    """Run ``dag_id`` for the UTC day ``day`` through the scheduler (a new run, or the one at
-    that logical date cleared) with the DAG unpaused meanwhile; its run id and final state."""
+    """Run ``dag_id`` for the UTC day ``day`` through the scheduler (a new run; a finished one
+    at that logical date is replaced) with the DAG unpaused meanwhile; its run id and final state."""
 
     def fail_the_others(_state: str, _tasks: dict[str, str]) -> None:
         for other in client.active_runs(dag_id):

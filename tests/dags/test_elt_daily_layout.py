@@ -38,3 +38,8 @@ def test_the_airflow_environment_turns_off_the_per_event_backup_and_telemetry() 
     env = airflow_env(Settings.from_env(), base={})
     assert env["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"] == "False"
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+
+
+def test_a_task_that_died_with_the_scheduler_is_retried_within_two_minutes() -> None:
+    env = airflow_env(Settings.from_env(), base={})
+    assert int(env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"]) <= 120

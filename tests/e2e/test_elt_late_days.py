@@ -129,8 +129,8 @@ def test_a_failing_dbt_test_fails_the_daily_run(stack: Settings, warehouse: dict
         for i in range(int(day_scans) // 500 + 1)  # type: ignore[call-overload]
     ]  # fmt: skip
     fixtures.load(warehouse["admin"], fixtures.RawRows(pos_scans=rows))
-    # When the scheduler runs that day's daily ELT (a new run on a fresh stack; on a stack that
-    # ran this test before, that run cleared)
+    # When the scheduler runs that day's daily ELT (a new run; on a stack that ran this test
+    # before, that run replaced)
     since = datetime.now(UTC)
     state, (states, events) = _run_day(
         stack,

@@ -13,8 +13,8 @@ One process (the stack's ``chain`` service) runs three loops:
 - **the clock's consequences**, once a second: every simulated UTC hour passed gets its churn
   slot (``generators.churn``, idempotent per slot), and every simulated UTC day that ended
   ``elt_grace`` ago gets its ``tillflow_elt_daily`` run through the Airflow API (once: the
-  days triggered are saved; a run the DAG's own schedule made for that date is cleared and run
-  again, since it may have been built before the day's data was complete).
+  days triggered are saved; a finished run the DAG's own schedule made for that date is replaced
+  by a new one, since it may have been built before the day's data was complete).
 
 The state is ``run/chain.json``: the plan (its options) and the position.
 """

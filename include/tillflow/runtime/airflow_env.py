@@ -162,6 +162,13 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": env.get(
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "2"
             ),
+            # A task whose process died with the scheduler (LocalExecutor runs tasks as its
+            # children) is failed and retried after this many seconds without a heartbeat
+            # (Airflow's default 300). The soak drill kills the scheduler: each kill held the
+            # daily ELT 5 minutes before its retry. Live tasks beat every few seconds.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": env.get(
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "90"
+            ),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             # Cosmos reports each task's run to an outside host by default: the stack's traffic
             # stays on this machine, and a resolver that hangs would stall every dbt task.

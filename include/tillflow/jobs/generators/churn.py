@@ -218,12 +218,19 @@ def apply_tier_changes(dsn: str, at: datetime, seed: int = DEFAULT_SEED) -> Chur
             for r in conn.execute("select customer_id, tier from customers").fetchall()
         ]
         changes = plan_tier_changes(seed, at, customers)
+        before = dict(customers)
         with conn.cursor() as cur:
             cur.executemany(
                 "update customers set tier = %s, updated_at = %s where customer_id = %s",
                 [(tier, change_time, cid) for cid, tier in changes],
             )
-        details = {"changed": len(changes), "to_diamond": sum(t == "diamond" for _, t in changes)}
+        # Who moved, from and to which tier: a customer's tier at any earlier moment follows
+        # (the soak drill judges each order by the tier its customer had when it was posted).
+        details = {
+            "changed": len(changes),
+            "to_diamond": sum(t == "diamond" for _, t in changes),
+            "changes": [[cid, before[cid], tier] for cid, tier in changes],
+        }
         conn.execute(
             "update generator_runs set details = %s where kind = 'tier_changes' and slot = %s",
             (json.dumps(details), slot),
