@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,10 @@ KAFKA_SCHEMA = StructType(
 #: The tail reader lands at most this many records per micro-batch (its prefetch is sized for
 #: it: ``kafka_profiles.TAIL_READER``).
 TAIL_MAX_ROWS = 200_000
+#: How often the tail watcher's end offsets are checked against the broker's (ListOffsets).
+LIST_EVERY = 5.0
+
+log = logging.getLogger("tillflow.spark.kafka_source")
 
 Offsets = dict[str, dict[str, int]]
 #: What the fused and tail engines do with a read's records: land them and yield one summary row
@@ -293,6 +298,7 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         self.coalesce_below = int(options.get("coalescebelow", "50000"))
         self._watcher: Consumer | None = None
         self._tail: dict[tuple[str, int], int] = {}
+        self._listed_at = 0.0  # the last check of the watcher against ListOffsets
         self._target: dict[tuple[str, int], int] | None = None
 
     # --- broker state -----------------------------------------------------------------------
@@ -338,11 +344,43 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         for t, p in tps:
             _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
             result[(t, p)] = max(hi, self._tail.get((t, p), 0))
+        stale = self._listed_ahead(consumer, tps, result)
+        result.update(stale)
         self._tail.update(result)
-        # Re-assign at the tail: drops what was prefetched (in C) and keeps long-polling there.
-        consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
+        if stale:  # a new watcher at the next call, assigned at the tail
+            log.warning(
+                "tail watcher behind the broker's end offsets on %d partition(s), e.g. %s:"
+                " a new watcher",
+                len(stale),
+                next(iter(stale.items())),
+            )
+            self._watcher = None
+            consumer.close()
+        else:
+            # Re-assign at the tail: drops what was prefetched (in C), keeps long-polling there.
+            consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
         self._note(result)
         return {tp: virtual(self.epoch, o) for tp, o in result.items()}
+
+    def _listed_ahead(
+        self, consumer: Consumer, tps: list[tuple[str, int]], cached: dict[tuple[str, int], int]
+    ) -> dict[tuple[str, int], int]:
+        """Every ``LIST_EVERY`` seconds, the broker's own end offsets (ListOffsets) where they
+        are ahead of the watcher's. Its watermarks come from its fetch responses; a watcher
+        whose fetches stall (seen after a broker restart: they stayed put for minutes while the
+        broker took millions of records) would leave ingestion idle with a lag of 0."""
+        from confluent_kafka import TopicPartition
+
+        if time.monotonic() - self._listed_at < LIST_EVERY:
+            return {}
+        self._listed_at = time.monotonic()
+        ahead = {}
+        for t, p in tps:
+            # ListOffsets answers the last batch's base offset: never past what exists.
+            _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=False, timeout=5)
+            if hi > cached.get((t, p), 0):
+                ahead[(t, p)] = hi
+        return ahead
 
     # --- the streaming reader API -----------------------------------------------------------
     def initialOffset(self) -> dict:

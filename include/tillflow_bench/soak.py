@@ -86,6 +86,8 @@ select
     count(s.order_id) filter (where near)
 from judged left join order_suggestions s using (order_id)
 """
+#: Fewer rows than this landed in 90 s: nothing more of the scans is coming.
+QUIET_ROWS = 2_000
 #: The core dimensions kept as SCD2 history, with their keys.
 SCD2_TABLES = (
     ("core.dim_products", "item_id"),
@@ -323,20 +325,25 @@ def run(
     # says enough may have landed, since a count over the window's raw scans takes most of a
     # minute at full scale and competes with the ingestion and the ELT runs it waits for.
     def settle(timeout: float, quiet: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        progress, changed_at, counted_at, last_print = -1, time.monotonic(), -1, 0.0
+        started = time.monotonic()
+        deadline = started + timeout
+        samples: list[tuple[float, int]] = []  # (when, rows landed since the start)
+        counted_at, last_print = -1, 0.0
         while time.monotonic() < deadline:
-            now_rows = landed_rows(wh, since)
-            if now_rows != progress:
-                progress, changed_at = now_rows, time.monotonic()
+            now = time.monotonic()
+            progress = landed_rows(wh, since)
+            samples.append((now, progress))
             if progress >= produced and counted_at != progress:
                 counted_at = progress
                 if sum(landed()[1:]) >= produced:
                     return
-            if time.monotonic() - changed_at > quiet:
+            # Quiet: the orders and CDC changes still trickle in (a few rows a second) while
+            # the chain posts orders; scans come in thousands.
+            before = [rows for at, rows in samples if at <= now - quiet]
+            if before and progress - before[-1] < QUIET_ROWS:
                 return
-            if time.monotonic() - last_print > 30:
-                last_print = time.monotonic()
+            if now - last_print > 30:
+                last_print = now
                 print(f"  ingestion landed {progress:,} rows since the start (every topic)",
                       flush=True)  # fmt: skip
             time.sleep(5)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from spark.kafka_source import arrow_batches
+from typing import Any
+
+from spark.kafka_source import LIST_EVERY, KafkaStreamReader, arrow_batches
 from tests.unit.fake_kafka import FakeMessage as Msg
 
 
@@ -26,3 +28,32 @@ def test_records_before_the_start_are_dropped() -> None:
 
 def test_nothing_drained_is_nothing_to_land() -> None:
     assert arrow_batches([], {("s", 0): 0}) == ([], {})
+
+
+class _ListingConsumer:
+    """ListOffsets answers (uncached): the broker's end offsets."""
+
+    def __init__(self, ends: dict[tuple[str, int], int]) -> None:
+        self.ends = ends
+        self.listed = 0
+
+    def get_watermark_offsets(self, tp: Any, cached: bool = False, timeout: float = 0) -> tuple:
+        assert not cached
+        self.listed += 1
+        return 0, self.ends[(tp.topic, tp.partition)]
+
+
+def test_a_watcher_behind_the_broker_is_caught_by_list_offsets_at_most_every_few_seconds() -> None:
+    # Given a watcher whose cached end offsets stalled on one partition (its fetches stopped)
+    reader = KafkaStreamReader.__new__(KafkaStreamReader)
+    reader._listed_at = 0.0
+    broker = _ListingConsumer({("s", 0): 10, ("s", 1): 1_000_000})
+    cached = {("s", 0): 10, ("s", 1): 400_000}
+    # When the reader checks: the stalled partition is reported at the broker's offset
+    ahead = reader._listed_ahead(broker, [("s", 0), ("s", 1)], cached)  # type: ignore[arg-type]
+    assert ahead == {("s", 1): 1_000_000}
+    # And not again before LIST_EVERY seconds (a ListOffsets per partition per check)
+    assert reader._listed_ahead(broker, [("s", 0), ("s", 1)], cached) == {}  # type: ignore[arg-type]
+    assert broker.listed == 2
+    reader._listed_at -= LIST_EVERY
+    assert reader._listed_ahead(broker, [("s", 0)], {("s", 0): 10}) == {}  # type: ignore[arg-type]
