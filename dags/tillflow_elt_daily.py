@@ -8,7 +8,7 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
    days known complete);
 2. `gx_raw_gate` — Great Expectations on the interval's raw rows (row counts, nulls, ranges,
    timestamp skew); a failure stops the run before dbt touches anything;
-3. `find_late_days` (beside the raw gate: neither needs the other) — the earlier days of the look-back (param `late_lookback_days`, default 7)
+3. `find_late_days` — the earlier days of the look-back (param `late_lookback_days`, default 7)
    that received events since they were last built, judged by arrival (`ingested_at`), or that
    were never built; and the arrival cutoff this run's build contains. The batch ledger's
    entries of the days without late events move up to that cutoff (the serving views read it);
@@ -19,7 +19,7 @@ The daily warehouse build for one UTC day (the run's data interval), backfillabl
    `data_interval_start/end`). One producer task runs a single `dbt build` of them all (each
    node's tests right after it, dbt's threads in parallel); a sensor per model or snapshot
    (`<node>.run`) and per node's tests (`<node>.test`) turns green or red as dbt reports it, so
-   the grid shows every node (the sensors poke from worker slots, 5 s apart). A cleared run (or a retry) skips the producer and each sensor runs
+   the grid shows every node. A cleared run (or a retry) skips the producer and each sensor runs
    its own node instead: the same result, node by node, slower;
 6. `gx_marts_gate` — Great Expectations on the marts of the interval; once it passed, it updates
    the `marts.*` assets, which schedule `tillflow_dbt_docs` (the docs site). The GX data docs are
@@ -208,12 +208,6 @@ with DAG(
             # soon (a transient error still gets its second chance), not two 30 s apart.
             "retries": 1,
             "retry_delay": timedelta(seconds=10),
-            # The sensors poke the producer's results from a worker slot (5 s apart) instead of
-            # deferring to the triggerer: a deferred sensor starts a task process twice (to
-            # defer, then to finish), and at ~90 sensors those starts took the CPU the build
-            # needs on a small machine. The producer accepts and ignores both.
-            "deferrable": False,
-            "poke_interval": 5,
             # A cleared or retried run skips the producer and each sensor runs its own node:
             # `dbt test --select <model>` then takes only the tests whose other parents are
             # built already (its ancestors), so a test comparing a model with a downstream one
@@ -236,9 +230,6 @@ with DAG(
         dsn = postgres_dsn(config.CONN_WAREHOUSE)
         return gates.run_gate("marts_gate", checks, dsn, (start, end)).as_dict()
 
-    # The raw gate and the search for late days read raw side by side (neither needs the
-    # other); a late day is rebuilt, and the interval built, only once the gate passed.
     found = find_late_days()
-    raw_gate = gx_raw_gate()
-    wait_for_ingestion() >> [raw_gate, found]
-    raw_gate >> rebuild_late_days(found) >> dbt >> gx_marts_gate()  # type: ignore[arg-type]
+    wait_for_ingestion() >> gx_raw_gate() >> found
+    rebuild_late_days(found) >> dbt >> gx_marts_gate()  # type: ignore[arg-type]
