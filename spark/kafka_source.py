@@ -236,6 +236,7 @@ class _Reader:
         self.epoch = 0
         self._noted: dict[tuple[str, int], int] = {}
         self._settled: int | None = None  # the epoch whose older incarnations were counted
+        self._listed_at = 0.0  # the last check of the cached end offsets against ListOffsets
 
     def _consumer(self) -> Consumer:
         raise NotImplementedError
@@ -277,6 +278,27 @@ class _Reader:
             self._partitions_at = time.monotonic()
         return self._partitions
 
+    def _listed_ahead(
+        self, consumer: Consumer, tps: list[tuple[str, int]], cached: dict[tuple[str, int], int]
+    ) -> dict[tuple[str, int], int] | None:
+        """Every ``LIST_EVERY`` seconds, the broker's own end offsets (ListOffsets) where they
+        are ahead of ``cached`` (None between checks). A consumer's watermarks come from its
+        fetch responses; one whose fetches stall (seen in the soak drill after broker restarts:
+        nothing read for minutes while the broker took millions of records) would leave
+        ingestion idle with a lag of 0."""
+        from confluent_kafka import TopicPartition
+
+        if time.monotonic() - self._listed_at < LIST_EVERY:
+            return None
+        self._listed_at = time.monotonic()
+        ahead = {}
+        for t, p in tps:
+            # ListOffsets answers the last batch's base offset: never past what exists.
+            _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=False, timeout=5)
+            if hi > cached.get((t, p), 0):
+                ahead[(t, p)] = hi
+        return ahead
+
     def _committed(self) -> dict[tuple[str, int], int]:
         """The commit log, partitions of older incarnations moved to this one's start."""
         if not (self.dsn and self.job):
@@ -298,7 +320,6 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         self.coalesce_below = int(options.get("coalescebelow", "50000"))
         self._watcher: Consumer | None = None
         self._tail: dict[tuple[str, int], int] = {}
-        self._listed_at = 0.0  # the last check of the watcher against ListOffsets
         self._target: dict[tuple[str, int], int] | None = None
 
     # --- broker state -----------------------------------------------------------------------
@@ -344,7 +365,7 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         for t, p in tps:
             _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
             result[(t, p)] = max(hi, self._tail.get((t, p), 0))
-        stale = self._listed_ahead(consumer, tps, result)
+        stale = self._listed_ahead(consumer, tps, result) or {}
         result.update(stale)
         self._tail.update(result)
         if stale:  # a new watcher at the next call, assigned at the tail
@@ -361,26 +382,6 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
             consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
         self._note(result)
         return {tp: virtual(self.epoch, o) for tp, o in result.items()}
-
-    def _listed_ahead(
-        self, consumer: Consumer, tps: list[tuple[str, int]], cached: dict[tuple[str, int], int]
-    ) -> dict[tuple[str, int], int]:
-        """Every ``LIST_EVERY`` seconds, the broker's own end offsets (ListOffsets) where they
-        are ahead of the watcher's. Its watermarks come from its fetch responses; a watcher
-        whose fetches stall (seen after a broker restart: they stayed put for minutes while the
-        broker took millions of records) would leave ingestion idle with a lag of 0."""
-        from confluent_kafka import TopicPartition
-
-        if time.monotonic() - self._listed_at < LIST_EVERY:
-            return {}
-        self._listed_at = time.monotonic()
-        ahead = {}
-        for t, p in tps:
-            # ListOffsets answers the last batch's base offset: never past what exists.
-            _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=False, timeout=5)
-            if hi > cached.get((t, p), 0):
-                ahead[(t, p)] = hi
-        return ahead
 
     # --- the streaming reader API -----------------------------------------------------------
     def initialOffset(self) -> dict:
@@ -490,6 +491,9 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         self.rows_per_read = self.max_rows or TAIL_MAX_ROWS
         self._tail_consumer: Consumer | None = None
         self._position: dict[tuple[str, int], int] = {}
+        #: Partitions the broker was ahead on at the last ListOffsets check, and where this
+        #: reader stood then (broker offsets).
+        self._behind: dict[tuple[str, int], int] = {}
 
     def _consumer(self) -> Consumer:
         if self._tail_consumer is None:
@@ -556,6 +560,27 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
             _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
             if hi is not None and hi > seen.get((t, p), -1):
                 seen[(t, p)] = hi
+        # A partition where the broker holds more than the consumer read and knows of, at two
+        # checks in a row with no progress between: its fetches stalled. A new consumer at the
+        # next read, from the commit log.
+        at = {tp: broker_offset(o) for tp, o in {**begin, **ends}.items()}
+        listed = self._listed_ahead(
+            consumer, list(begin), {tp: max(at[tp], seen.get(tp, 0)) for tp in begin}
+        )
+        if listed is not None:
+            stuck = {tp: hi for tp, hi in listed.items() if self._behind.get(tp) == at[tp]}
+            self._behind = {tp: at[tp] for tp in listed}
+            if stuck:
+                log.warning(
+                    "tail consumer stalled behind the broker on %d partition(s), e.g. %s"
+                    " (read up to, broker end): a new consumer",
+                    len(stuck),
+                    next((tp, at[tp], hi) for tp, hi in stuck.items()),
+                )
+                seen.update(stuck)
+                self._position, self._behind = {}, {}
+                self._tail_consumer = None
+                consumer.close()
         self._note(seen)
         rows = self._land(iter(batches)) if batches else []
         self._position.update(ends)

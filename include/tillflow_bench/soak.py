@@ -354,6 +354,8 @@ def run(
     settle(1200)
     rows, events, dead = landed()
     print(f"  landed {events:,} events, {dead:,} dead letters; stopping the chain", flush=True)
+    # The chain's state before `run --stop` forgets it: the days whose ELT it triggered.
+    state = chain.ChainState.load(chain.state_file(settings))
     stop = _cli("run", "--stop", timeout=300)  # the chain and its ingestion
     print(stop.stdout.strip(), flush=True)
     lost, lost_other = lost_now()
@@ -366,7 +368,6 @@ def run(
     af = settings.airflow
     client = AirflowClient(af.base_url, af.admin_user, af.admin_password)
     elt_states: dict[str, str] = {}
-    state = chain.ChainState.load(chain.state_file(settings))  # as the chain left it
     triggered = dict(sorted((state.elt_days if state else {}).items()))
     try:
         for day, run_id in triggered.items():

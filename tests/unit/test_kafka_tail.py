@@ -53,7 +53,7 @@ def test_a_watcher_behind_the_broker_is_caught_by_list_offsets_at_most_every_few
     ahead = reader._listed_ahead(broker, [("s", 0), ("s", 1)], cached)  # type: ignore[arg-type]
     assert ahead == {("s", 1): 1_000_000}
     # And not again before LIST_EVERY seconds (a ListOffsets per partition per check)
-    assert reader._listed_ahead(broker, [("s", 0), ("s", 1)], cached) == {}  # type: ignore[arg-type]
+    assert reader._listed_ahead(broker, [("s", 0), ("s", 1)], cached) is None  # type: ignore[arg-type]
     assert broker.listed == 2
     reader._listed_at -= LIST_EVERY
     assert reader._listed_ahead(broker, [("s", 0)], {("s", 0): 10}) == {}  # type: ignore[arg-type]
