@@ -90,7 +90,7 @@ KAFKA_SCHEMA = StructType(
 #: The tail reader lands at most this many records per micro-batch (its prefetch is sized for
 #: it: ``kafka_profiles.TAIL_READER``).
 TAIL_MAX_ROWS = 200_000
-#: How often the tail watcher's end offsets are checked against the broker's (ListOffsets).
+#: How often the tail reader checks its partitions against the broker's end offsets.
 LIST_EVERY = 5.0
 
 log = logging.getLogger("tillflow.spark.kafka_source")
@@ -236,7 +236,6 @@ class _Reader:
         self.epoch = 0
         self._noted: dict[tuple[str, int], int] = {}
         self._settled: int | None = None  # the epoch whose older incarnations were counted
-        self._listed_at = 0.0  # the last check of the cached end offsets against ListOffsets
 
     def _consumer(self) -> Consumer:
         raise NotImplementedError
@@ -277,27 +276,6 @@ class _Reader:
             self._partitions = topic_partitions(self._consumer(), self.topics)
             self._partitions_at = time.monotonic()
         return self._partitions
-
-    def _listed_ahead(
-        self, consumer: Consumer, tps: list[tuple[str, int]], cached: dict[tuple[str, int], int]
-    ) -> dict[tuple[str, int], int] | None:
-        """Every ``LIST_EVERY`` seconds, the broker's own end offsets (ListOffsets) where they
-        are ahead of ``cached`` (None between checks). A consumer's watermarks come from its
-        fetch responses; one whose fetches stall (seen in the soak drill after broker restarts:
-        nothing read for minutes while the broker took millions of records) would leave
-        ingestion idle with a lag of 0."""
-        from confluent_kafka import TopicPartition
-
-        if time.monotonic() - self._listed_at < LIST_EVERY:
-            return None
-        self._listed_at = time.monotonic()
-        ahead = {}
-        for t, p in tps:
-            # ListOffsets answers the last batch's base offset: never past what exists.
-            _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=False, timeout=5)
-            if hi > cached.get((t, p), 0):
-                ahead[(t, p)] = hi
-        return ahead
 
     def _committed(self) -> dict[tuple[str, int], int]:
         """The commit log, partitions of older incarnations moved to this one's start."""
@@ -365,21 +343,9 @@ class KafkaStreamReader(_Reader, DataSourceStreamReader, SupportsTriggerAvailabl
         for t, p in tps:
             _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
             result[(t, p)] = max(hi, self._tail.get((t, p), 0))
-        stale = self._listed_ahead(consumer, tps, result) or {}
-        result.update(stale)
         self._tail.update(result)
-        if stale:  # a new watcher at the next call, assigned at the tail
-            log.warning(
-                "tail watcher behind the broker's end offsets on %d partition(s), e.g. %s:"
-                " a new watcher",
-                len(stale),
-                next(iter(stale.items())),
-            )
-            self._watcher = None
-            consumer.close()
-        else:
-            # Re-assign at the tail: drops what was prefetched (in C), keeps long-polling there.
-            consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
+        # Re-assign at the tail: drops what was prefetched (in C) and keeps long-polling there.
+        consumer.assign([TopicPartition(t, p, result[(t, p)]) for t, p in tps])
         self._note(result)
         return {tp: virtual(self.epoch, o) for tp, o in result.items()}
 
@@ -494,6 +460,7 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         #: Partitions the broker was ahead on at the last ListOffsets check, and where this
         #: reader stood then (broker offsets).
         self._behind: dict[tuple[str, int], int] = {}
+        self._listed_at = 0.0  # the last ListOffsets check
 
     def _consumer(self) -> Consumer:
         if self._tail_consumer is None:
@@ -515,6 +482,27 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
 
         _, hi = self._consumer().get_watermark_offsets(TopicPartition(*tp), timeout=10)
         return virtual(self.epoch, max(0, hi))
+
+    def _listed_ahead(
+        self, consumer: Consumer, tps: list[tuple[str, int]], cached: dict[tuple[str, int], int]
+    ) -> dict[tuple[str, int], int] | None:
+        """Every ``LIST_EVERY`` seconds, the broker's own end offsets (ListOffsets) where they
+        are ahead of ``cached`` (None between checks). A consumer's watermarks come from its
+        fetch responses; one whose fetches stall (seen in the soak drill after broker restarts:
+        nothing read for minutes while the broker took millions of records) would leave
+        ingestion idle with a lag of 0."""
+        from confluent_kafka import TopicPartition
+
+        if time.monotonic() - self._listed_at < LIST_EVERY:
+            return None
+        self._listed_at = time.monotonic()
+        ahead = {}
+        for t, p in tps:
+            # ListOffsets answers the last batch's base offset: never past what exists.
+            _, hi = consumer.get_watermark_offsets(TopicPartition(t, p), cached=False, timeout=5)
+            if hi > cached.get((t, p), 0):
+                ahead[(t, p)] = hi
+        return ahead
 
     def _land(self, batches: Iterator[pa.RecordBatch]) -> list[tuple[Any, ...]]:
         assert self.landing is not None  # checked in __init__

@@ -325,8 +325,7 @@ def run(
     # says enough may have landed, since a count over the window's raw scans takes most of a
     # minute at full scale and competes with the ingestion and the ELT runs it waits for.
     def settle(timeout: float, quiet: float = 90.0) -> None:
-        started = time.monotonic()
-        deadline = started + timeout
+        deadline = time.monotonic() + timeout
         samples: list[tuple[float, int]] = []  # (when, rows landed since the start)
         counted_at, last_print = -1, 0.0
         while time.monotonic() < deadline:
@@ -381,9 +380,8 @@ def run(
     done.set()
     watcher.join(5)
 
-    orders = _query(oltp, ORDERS_SQL, params={"since": since, "bank": "ACB", "near": NEAR_CHANGE})[
-        0
-    ]
+    judged = {"since": since, "bank": "ACB", "near": NEAR_CHANGE}
+    orders = _query(oltp, ORDERS_SQL, params=judged)[0]
     scd2 = {}
     for table, key in SCD2_TABLES:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spark.kafka_source import LIST_EVERY, KafkaStreamReader, arrow_batches
+from spark.kafka_source import LIST_EVERY, KafkaTailReader, arrow_batches
 from tests.unit.fake_kafka import FakeMessage as Msg
 
 
@@ -43,9 +43,9 @@ class _ListingConsumer:
         return 0, self.ends[(tp.topic, tp.partition)]
 
 
-def test_a_watcher_behind_the_broker_is_caught_by_list_offsets_at_most_every_few_seconds() -> None:
-    # Given a watcher whose cached end offsets stalled on one partition (its fetches stopped)
-    reader = KafkaStreamReader.__new__(KafkaStreamReader)
+def test_a_consumer_behind_the_broker_is_caught_by_list_offsets_at_most_every_few_seconds() -> None:
+    # Given a consumer whose end offsets stalled on one partition (its fetches stopped)
+    reader = KafkaTailReader.__new__(KafkaTailReader)
     reader._listed_at = 0.0
     broker = _ListingConsumer({("s", 0): 10, ("s", 1): 1_000_000})
     cached = {("s", 0): 10, ("s", 1): 400_000}
