@@ -92,6 +92,8 @@ KAFKA_SCHEMA = StructType(
 TAIL_MAX_ROWS = 200_000
 #: How often the tail reader checks its partitions against the broker's end offsets.
 LIST_EVERY = 5.0
+#: The longest fetch wait the tail reader escalates to after stalls (see ``read``).
+MAX_FETCH_WAIT_MS = 3_200
 
 log = logging.getLogger("tillflow.spark.kafka_source")
 
@@ -461,15 +463,20 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         #: reader stood then (broker offsets).
         self._behind: dict[tuple[str, int], int] = {}
         self._listed_at = 0.0  # the last ListOffsets check
+        self.fetch_wait_ms = int(profiles.TAIL_READER["fetch.wait.max.ms"])
 
     def _consumer(self) -> Consumer:
         if self._tail_consumer is None:
-            self._tail_consumer = kafka.reader(self.connection, profiles.TAIL_READER)
+            self._tail_consumer = kafka.reader(
+                self.connection, profiles.TAIL_READER, **{"fetch.wait.max.ms": self.fetch_wait_ms}
+            )
         return self._tail_consumer
 
     def _new_incarnation(self) -> None:
         # A new consumer: the old one's prefetched records and watermarks are the dead broker's.
+        # A new broker starts empty, so its partitions are shallow again: the profile's wait.
         self._position = {}
+        self.fetch_wait_ms = int(profiles.TAIL_READER["fetch.wait.max.ms"])
         if self._tail_consumer is not None:
             self._tail_consumer.close()
             self._tail_consumer = None
@@ -503,6 +510,18 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
             if hi > cached.get((t, p), 0):
                 ahead[(t, p)] = hi
         return ahead
+
+    def _stalled(
+        self, listed: dict[tuple[str, int], int], at: dict[tuple[str, int], int]
+    ) -> dict[tuple[str, int], int]:
+        """The partitions of ``listed`` (the broker ahead, from ``_listed_ahead``) that were
+        also ahead at the previous check with the reader at the same offset (``at``): stalled.
+        Any stall doubles the fetch wait of the next consumer, up to ``MAX_FETCH_WAIT_MS``."""
+        stuck = {tp: hi for tp, hi in listed.items() if self._behind.get(tp) == at[tp]}
+        self._behind = {tp: at[tp] for tp in listed}
+        if stuck:
+            self.fetch_wait_ms = min(2 * self.fetch_wait_ms, MAX_FETCH_WAIT_MS)
+        return stuck
 
     def _land(self, batches: Iterator[pa.RecordBatch]) -> list[tuple[Any, ...]]:
         assert self.landing is not None  # checked in __init__
@@ -549,21 +568,23 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
             if hi is not None and hi > seen.get((t, p), -1):
                 seen[(t, p)] = hi
         # A partition where the broker holds more than the consumer read and knows of, at two
-        # checks in a row with no progress between: its fetches stalled. A new consumer at the
-        # next read, from the commit log.
+        # checks in a row with no progress between: its fetches stalled. The broker lists a
+        # partition's batches within the fetch's wait and answers empty when the listing does
+        # not end in time (kafka_profiles): a new consumer at the next read, from the commit
+        # log, with twice the wait.
         at = {tp: broker_offset(o) for tp, o in {**begin, **ends}.items()}
         listed = self._listed_ahead(
             consumer, list(begin), {tp: max(at[tp], seen.get(tp, 0)) for tp in begin}
         )
         if listed is not None:
-            stuck = {tp: hi for tp, hi in listed.items() if self._behind.get(tp) == at[tp]}
-            self._behind = {tp: at[tp] for tp in listed}
+            stuck = self._stalled(listed, at)
             if stuck:
                 log.warning(
                     "tail consumer stalled behind the broker on %d partition(s), e.g. %s"
-                    " (read up to, broker end): a new consumer",
+                    " (read up to, broker end): a new consumer, fetch wait %d ms",
                     len(stuck),
                     next((tp, at[tp], hi) for tp, hi in stuck.items()),
+                    self.fetch_wait_ms,
                 )
                 seen.update(stuck)
                 self._position, self._behind = {}, {}

@@ -25,6 +25,7 @@ from tillflow_bench import (
     dags,
     day,
     elt_dag,
+    fetch_depth,
     fetch_wait,
     idle,
     memory,
@@ -215,6 +216,27 @@ def _bench_memory(args: argparse.Namespace, settings: Settings) -> int:
 def _bench_fetch_wait(args: argparse.Namespace, settings: Settings) -> int:
     waits = tuple(int(w) for w in args.waits.split(","))
     return fetch_wait.run(waits, idle_seconds=args.seconds, samples=args.samples)
+
+
+def _broker_bench(
+    bench: Any, name: str, summary: str, doc: str | None, waits: tuple[int, ...]
+) -> argparse.ArgumentParser:
+    """A bench on a broker of its own, measured per ``fetch.wait.max.ms`` (``--waits``)."""
+    p: argparse.ArgumentParser = bench.add_parser(
+        name, help=summary, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--waits",
+        default=",".join(str(w) for w in waits),
+        help="comma-separated fetch.wait.max.ms values (default %(default)s)",
+    )
+    return p
+
+
+def _bench_fetch_depth(args: argparse.Namespace, settings: Settings) -> int:
+    waits = tuple(int(w) for w in args.waits.split(","))
+    depths = tuple(int(d) for d in args.depths.split(","))
+    return fetch_depth.run(waits, depths, timeout=args.timeout)
 
 
 def _bench_astro_parity(args: argparse.Namespace, settings: Settings) -> int:
@@ -429,16 +451,12 @@ def register(tree: CommandTree) -> None:
         )
     )
 
-    p = bench.add_parser(
+    p = _broker_bench(
+        bench,
         "fetch-wait",
-        help="broker CPU of one idle consumer and produce->poll latency per fetch.wait.max.ms",
-        description=fetch_wait.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--waits",
-        default=",".join(str(w) for w in fetch_wait.DEFAULT_WAITS),
-        help="comma-separated fetch.wait.max.ms values (default %(default)s)",
+        "broker CPU of one idle consumer and produce->poll latency per fetch.wait.max.ms",
+        fetch_wait.__doc__,
+        fetch_wait.DEFAULT_WAITS,
     )
     p.add_argument(
         "--seconds", type=float, default=10.0, help="idle window per wait (default %(default)s)"
@@ -447,6 +465,23 @@ def register(tree: CommandTree) -> None:
         "--samples", type=int, default=100, help="records timed per wait (default %(default)s)"
     )
     p.set_defaults(func=_bench_fetch_wait)
+
+    p = _broker_bench(
+        bench,
+        "fetch-depth",
+        "how many batches a partition holds before a fetch at its tail comes back empty",
+        fetch_depth.__doc__,
+        fetch_depth.DEFAULT_WAITS,
+    )
+    p.add_argument(
+        "--depths",
+        default=",".join(str(d) for d in fetch_depth.DEFAULT_DEPTHS),
+        help="comma-separated batch counts to measure at (default %(default)s)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds a fetch may take (default %(default)s)"
+    )
+    p.set_defaults(func=_bench_fetch_depth)
 
     p = bench.add_parser(
         "astro-parity",

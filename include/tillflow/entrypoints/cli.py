@@ -84,6 +84,7 @@ def _print_broker_memory(settings: Settings) -> None:
         f"\nbroker memory: {int(broker.get('rss', 0)) >> 20} MB of its"
         f" {int(broker['budget']) >> 20} MB budget (peak {int(broker.get('peak_rss', 0)) >> 20} MB),"
         f" recycled {broker.get('recycles', 0)}x since the supervisor started"
+        f" ({broker.get('depth_recycles', 0)} begun for a partition too deep to serve)"
     )
     pressure = read_pressure(settings.run_dir)
     if pressure is not None:

@@ -7,8 +7,9 @@ ignored; a deleted topic's memory goes back to the OS at once, and a restart ret
 Deleting a topic while producers write to it is not safe, so the budget is kept by *recycling*
 the broker once everything it holds has been read:
 
-1. the broker's RSS reaches ``PRESSURE_AT`` of the budget (``TILLFLOW_KAFKA_MEMORY_BUDGET_MB``):
-   the keeper writes ``run/kafka.pressure``; the generators see it before each send, flush and
+1. the broker's RSS reaches ``PRESSURE_AT`` of the budget (``TILLFLOW_KAFKA_MEMORY_BUDGET_MB``),
+   or a partition of ingestion's topics has grown too deep to serve (below): the keeper writes
+   ``run/kafka.pressure``; the generators see it before each send, flush and
    wait, with a progress line saying why (backpressure, not a dead broker). The RSS is watched
    every ``WATCH_EVERY`` seconds apart from the supervisor's looks (``watch``): producers at full
    speed put megabytes a second into the broker, more than the budget's headroom between two
@@ -24,6 +25,14 @@ the broker once everything it holds has been read:
    the suggestion service again. The supervisor leaves the services the keeper stopped alone;
 4. it removes the pressure file: the generators go on. A pressure file whose keeper is gone
    (the supervisor stopped) is removed at the keeper's start and ignored by the generators.
+
+Depth: the broker lists a partition's stored batches on every fetch and answers empty when
+the listing outlasts the fetch's wait (``adapters.kafka_profiles``; ``tillflow bench
+fetch-depth``). A live stream adds up to 50 batches a second per partition, so in hours a
+partition outgrows the readers' wait although memory stays far under budget: the readers stall
+with the broker ahead, and every fetch costs the broker a listing of the whole partition.
+Every ``DEPTH_EVERY`` seconds the keeper reads the last record of each partition with a
+``DEPTH_PROBE_WAIT_MS`` wait, half the readers'; one not served starts the same recycle.
 
 Nothing a consumer had not read is dropped; ingestion starts the new incarnation's epoch with
 nothing lost (``ops.ingest_losses`` stays 0). The topic ``order_suggestion_accepted`` has no
@@ -56,6 +65,15 @@ log = logging.getLogger("tillflow.broker")
 PRESSURE_AT = 0.8
 #: How often the broker's RSS is compared with the budget between the supervisor's looks.
 WATCH_EVERY = 0.2
+#: How often the broker's end offsets are noted for ingestion's loss count (``note_ends``):
+#: what a killed broker acked after the last note is the part of a loss that goes uncounted.
+NOTE_EVERY = 0.5
+#: The depth probe: how often, the fetch wait it reads each partition's last record with (half
+#: the readers' ``kafka_profiles.READER_WAIT_MS``, so the broker restarts before they stall), and
+#: how long it tries.
+DEPTH_EVERY = 30.0
+DEPTH_PROBE_WAIT_MS = 50
+DEPTH_PROBE_TIMEOUT = 3.0
 #: The suggestion service's group (``jobs.suggestions.consumer.ServiceConfig.group_id``).
 SUGGESTIONS_GROUP = "tillflow-suggestions"
 
@@ -112,6 +130,18 @@ def holdings(settings: Settings, suggestions: bool) -> Holdings:
     return result
 
 
+def too_deep(settings: Settings) -> list[TopicPartition]:
+    """The partitions of ingestion's topics whose last record a fetch with the probe's wait does
+    not get (see the module's description)."""
+    from tillflow.adapters import kafka
+    from tillflow.jobs.ingest.jobargs import default_topics
+
+    connection = settings.kafka.connection
+    ends = {tp: o for tp, o in kafka.end_offsets(connection, default_topics()).items() if o > 0}
+    served = kafka.tails_served(connection, ends, DEPTH_PROBE_WAIT_MS, DEPTH_PROBE_TIMEOUT)
+    return sorted(set(ends) - served)
+
+
 def ingestion_read(
     settings: Settings, connection: config.KafkaConnection
 ) -> dict[TopicPartition, int]:
@@ -150,6 +180,8 @@ class BrokerKeeper:
     clock: Callable[[], float] = time.time
     pressure_since: float | None = None
     recycles: int = 0
+    #: Recycles begun because a partition grew too deep (the rest: memory).
+    depth_recycles: int = 0
     peak_rss: int = 0
     last: dict[str, Any] = field(default_factory=dict)
     #: Services the keeper stopped for a recycle: the supervisor leaves them alone.
@@ -164,6 +196,9 @@ class BrokerKeeper:
     _noted: dict[str, dict[TopicPartition, int]] = field(default_factory=dict, repr=False)
     _epochs: dict[str, int] = field(default_factory=dict, repr=False)
     _admin: Any = field(default=None, repr=False)
+    #: The depth probe (``too_deep``; a test passes its own) and when it last ran.
+    depth_probe: Callable[[Settings], list[TopicPartition]] = field(default=too_deep, repr=False)
+    _probed_at: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # A file an earlier keeper left (its supervisor stopped mid-recycle) holds nobody back.
@@ -233,19 +268,28 @@ class BrokerKeeper:
     def tick(self, wanted: Iterable[str]) -> None:
         with self._lock:
             self._tick(wanted)
-        # Outside the lock: reading the end offsets waits on the broker, and the watch must not
-        # wait with it. Only the looks (this thread) touch what it keeps.
-        try:
-            self.note_ends()
-        except Exception as exc:  # the database or the broker may be restarting
-            log.info("broker end offsets not noted this look: %s", exc)
+
+    def note(self, stop: threading.Event, every: float = NOTE_EVERY) -> None:
+        """Note the broker's end offsets every ``every`` seconds until ``stop`` (a thread of its
+        own: reading them waits on the broker, and neither the looks nor the watch must wait
+        with it; only this thread touches what ``note_ends`` keeps)."""
+        failing = False
+        while not stop.wait(every):
+            try:
+                self.note_ends()
+                failing = False
+            except Exception as exc:  # the database or the broker may be restarting
+                if not failing:
+                    log.info("broker end offsets not noted: %s (noted again once they can be)", exc)
+                failing = True
 
     def note_ends(self) -> None:
         """Record the broker's end offsets for ingestion's topics in its epoch's watermarks,
-        at every look. A broker killed before ingestion planned a batch of what it held (a
-        Spark session still starting, a long first batch, ingestion down) would otherwise take
-        those records uncounted; now at most one look's worth (2 s) goes uncounted. Kept in
-        memory while the database is away and written at the next look that reaches it."""
+        every ``NOTE_EVERY`` seconds (``note``). A broker killed before ingestion planned a batch
+        of what it held (a Spark session still starting, a long first batch, ingestion down)
+        would otherwise take those records uncounted; now at most what it took between two
+        notes goes uncounted. Kept in memory while the database is away and written at the
+        next note that reaches it."""
         from tillflow.adapters import kafka
         from tillflow.jobs.ingest.epochs import epoch_for, note_watermarks
         from tillflow.jobs.ingest.jobargs import default_topics
@@ -282,9 +326,18 @@ class BrokerKeeper:
         rss = rss_bytes(pid)
         self.peak_rss = max(self.peak_rss, rss)
         self.last = {"rss": rss, "budget": self.budget_bytes, "peak_rss": self.peak_rss,
-                     "recycles": self.recycles}  # fmt: skip
+                     "recycles": self.recycles, "depth_recycles": self.depth_recycles}  # fmt: skip
+        reason = f"{rss >> 20} MB of its {self.budget_bytes >> 20} MB budget"
         if self.pressure_since is None and rss < PRESSURE_AT * self.budget_bytes:
-            return
+            deep = self._deep()
+            if not deep:
+                return
+            reason = (
+                f"{len(deep)} partition(s) deeper than a {DEPTH_PROBE_WAIT_MS} ms fetch can list,"
+                f" e.g. {deep[0][0]}[{deep[0][1]}]"
+            )
+            self.depth_recycles += 1
+            self.last["depth_recycles"] = self.depth_recycles
         names = set(wanted)
         suggestions = "suggestions" in names and (
             "suggestions" in self.paused or self.services["suggestions"].running()
@@ -294,9 +347,9 @@ class BrokerKeeper:
         if self.pressure_since is None:
             self.pressure_since = self.clock()
             log.warning(
-                "broker at %d MB of its %d MB budget: producers wait until the consumers have"
-                " read what it holds (%s), then it restarts empty",
-                rss >> 20, self.budget_bytes >> 20, held.describe(),
+                "broker at %s: producers wait until the consumers have read what it holds"
+                " (%s), then it restarts empty",
+                reason, held.describe(),
             )  # fmt: skip
         cdc_stopped = "cdc" in self.paused
         step = "waiting for consumers" + (" (CDC stopped)" if cdc_stopped else "")
@@ -312,6 +365,18 @@ class BrokerKeeper:
             self._last_ends = None
             return
         self._recycle(rss, suggestions)
+
+    def _deep(self) -> list[TopicPartition]:
+        """The depth probe's answer, at most every ``DEPTH_EVERY`` seconds (else nothing)."""
+        now = self.clock()
+        if self._probed_at is not None and now - self._probed_at < DEPTH_EVERY:
+            return []
+        self._probed_at = now
+        try:
+            return self.depth_probe(self.settings)
+        except Exception as exc:  # the broker may be restarting: the next probe tells
+            log.info("broker depth not probed this look: %s", exc)
+            return []
 
     def _recycle(self, rss: int, suggestions: bool) -> None:
         # Once more, right before: nothing may have arrived since the last look.

@@ -20,6 +20,10 @@ published; acknowledged suggestions are marked published in one UPDATE per secon
 After a failing batch (database or Redis down) every partition is rewound to its first offset
 not done, and consumption resumes after a pause.
 
+A new broker incarnation (the memory broker restarted: another cluster id, checked every 2 s)
+ends the service once what it decided is stored, with exit status 75; the supervisor starts it
+again, at the new broker's first offsets.
+
 Health: a heartbeat file (JSON: state, counters) rewritten every second; the stack's
 ``suggestions`` service is healthy while it is fresh.
 """
@@ -58,6 +62,10 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer, TopicPartition
 
 log = logging.getLogger("tillflow.jobs.suggestions")
+
+#: The exit status after a new broker incarnation (EX_TEMPFAIL): the supervisor starts the
+#: service again, and `tillflow status` shows the restart with its reason.
+NEW_BROKER_EXIT = 75
 
 
 @dataclass(frozen=True)
@@ -249,6 +257,10 @@ class SuggestionService:
         self.engine = SuggestionEngine(self.cache, self.store, self.producer, cfg.suggestions_topic)
         self.updater = CacheUpdater(cfg, self.stop_event)
         self.orders: ParkingConsumer | None = None
+        #: A new broker incarnation (a restart of the memory broker) since the start: its
+        #: partitions begin at offset 0 and hold no committed offsets (see ``run``).
+        self.broker = kafka.IncarnationWatch(self.producer)
+        self.new_broker = False
 
     def counters(self) -> dict[str, Any]:
         feed = self.updater.consumer
@@ -325,6 +337,7 @@ class SuggestionService:
         # full collection then scans only what the loop allocates (no multi-ms pauses).
         gc.collect()
         gc.freeze()
+        self.broker.changed()  # the incarnation this run reads
         log.info("consuming %s -> %s", topic, self.cfg.suggestions_topic)
         writer = BatchWriter(self.engine, self._log_latency)
         writer.start()
@@ -342,6 +355,19 @@ class SuggestionService:
                     last_log = time.monotonic()
                     log.info("counters %s", self.counters())
                 self._commit_done(consumer, writer, in_flight)
+                if self.broker.changed():
+                    # The consumers' positions are the old broker's offsets: fetching at them
+                    # would skip the new one's first records (it answers a fetch past its end
+                    # with nothing, not an error). The service ends once what it decided is
+                    # stored, and the supervisor starts it again at the new broker's start;
+                    # the ledger keeps every order decided at most once.
+                    log.warning(
+                        "the broker is a new incarnation (%s, was %s): stopping, to be started"
+                        " again at its first offsets",
+                        self.broker.now, self.broker.first,
+                    )  # fmt: skip
+                    self.new_broker = True
+                    break
                 if writer.failed is not None:
                     self._rewind(consumer, writer, in_flight)
                     continue
@@ -366,7 +392,8 @@ class SuggestionService:
             self.stop_event.set()
             writer.finish()
             with contextlib.suppress(Exception):
-                self._commit_done(consumer, writer, in_flight, asynchronous=False)
+                if not self.new_broker:  # old offsets committed to a new broker would skip
+                    self._commit_done(consumer, writer, in_flight, asynchronous=False)
                 consumer.close()
             self.updater.join(timeout=5)
             self.producer.flush(10)
@@ -375,7 +402,7 @@ class SuggestionService:
             self.store.close()
             self.cache.close()
             log.info("stopped; counters %s", self.counters())
-        return 0
+        return NEW_BROKER_EXIT if self.new_broker else 0
 
     def _log_latency(self, batch: Batch, result: BatchResult) -> None:
         """One line per published suggestion: order id, then the time.time() of the broker's
