@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tillflow import config
+from tillflow.adapters.broker_pressure import read_pressure
 from tillflow.config import Settings
 from tillflow.runtime.process import read_pid
 from tillflow.runtime.supervisor import read_state
@@ -295,7 +296,8 @@ def run(
         state = chain.ChainState.load(chain.state_file(settings))
         position = state.position if state else start
         elapsed = time.time() - t0
-        if position != last_position:
+        if position != last_position or read_pressure(settings.run_dir) is not None:
+            # A clock held back by the broker keeper (a recycle under way) has not stalled.
             moved_at, last_position = time.time(), position
         elif time.time() - moved_at > 180:
             stalled = True  # reported below: the chain did not recover by itself

@@ -28,7 +28,7 @@ RANGE = {
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
     "enable.partition.eof": False,
-    "fetch.wait.max.ms": 100,
+    "fetch.wait.max.ms": 250,
     "queued.min.messages": 1_000_000,
     "queued.max.messages.kbytes": 1_048_576,
 }
@@ -43,7 +43,7 @@ PRODUCER = {
     "acks": "all",
     "enable.idempotence": False,
     "compression.type": "lz4",
-    "linger.ms": 20,
+    "linger.ms": 50,
     "batch.num.messages": 10000,
     "queue.buffering.max.messages": 1_000_000,
 }

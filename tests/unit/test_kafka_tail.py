@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from spark.kafka_source import LIST_EVERY, MAX_FETCH_WAIT_MS, KafkaTailReader, arrow_batches
 from tests.unit.fake_kafka import FakeMessage as Msg
+
+pytestmark = pytest.mark.unit
 
 
 def test_one_batch_per_partition_in_offset_order_and_the_next_offsets() -> None:

@@ -80,11 +80,12 @@ PARKED_CONSUMER: Final[Profile] = {
     "fetch.error.backoff.ms": 50,
 }
 
-#: The fetch wait of every reader of the high-volume topics (ingestion's readers): long enough
-#: to list a partition of some 50,000 batches (``tillflow bench fetch-depth``), twice the depth
-#: at which the broker keeper restarts the broker (``broker_keeper.DEPTH_PROBE_WAIT_MS``). It
-#: adds up to this much to a record's way into the warehouse, whose trigger is 500 ms.
-READER_WAIT_MS: Final = 100
+#: The fetch wait of every reader of the high-volume topics (ingestion's readers): five times
+#: the wait of the broker keeper's depth probe (``broker_keeper.DEPTH_PROBE_WAIT_MS``), so the
+#: broker is restarted well before a partition is too deep for them (``tillflow bench
+#: fetch-depth``: 100,000 batches listed within 500 ms, not within 100 ms). It adds up to this
+#: much to a record's way into the warehouse, whose trigger is 500 ms.
+READER_WAIT_MS: Final = 250
 
 #: A reader of offset ranges it assigns itself (the plain-Python ingestion engine): no group (the
 #: commit log in the warehouse is the record, so nothing is committed or stored in Kafka), no
@@ -139,14 +140,16 @@ WATERMARK_READER: Final[Profile] = {
 
 #: Every producer: acknowledged by all replicas; not idempotent (the broker accepts but does not
 #: honour transactions: the sinks are idempotent instead); lz4 batches of up to 10,000 records
-#: after a 20 ms linger, and a queue of a million records for bursts. The linger bounds how many
-#: batches a live stream stores per partition (at most 50 a second), and so how deep partitions
-#: grow between broker restarts (the fetch listing above).
+#: after a 50 ms linger, and a queue of a million records for bursts. The linger bounds how many
+#: batches a live stream of this producer stores per partition (at most 20 a second), and so
+#: how deep partitions grow between broker restarts (the fetch listing above). The CDC engine
+#: sends at once (1 ms): its topics, the order events among them, grow by about a batch a
+#: change.
 PRODUCER: Final[Profile] = {
     "acks": "all",
     "enable.idempotence": False,
     "compression.type": "lz4",
-    "linger.ms": 20,
+    "linger.ms": 50,
     "batch.num.messages": 10000,
     "queue.buffering.max.messages": 1_000_000,
 }

@@ -28,11 +28,11 @@ the broker once everything it holds has been read:
 
 Depth: the broker lists a partition's stored batches on every fetch and answers empty when
 the listing outlasts the fetch's wait (``adapters.kafka_profiles``; ``tillflow bench
-fetch-depth``). A live stream adds up to 50 batches a second per partition, so in hours a
+fetch-depth``). A live stream adds up to 20 batches a second per partition, so in hours a
 partition outgrows the readers' wait although memory stays far under budget: the readers stall
 with the broker ahead, and every fetch costs the broker a listing of the whole partition.
 Every ``DEPTH_EVERY`` seconds the keeper reads the last record of each partition with a
-``DEPTH_PROBE_WAIT_MS`` wait, half the readers'; one not served starts the same recycle.
+``DEPTH_PROBE_WAIT_MS`` wait, a fifth of the readers'; one not served starts the same recycle.
 
 Nothing a consumer had not read is dropped; ingestion starts the new incarnation's epoch with
 nothing lost (``ops.ingest_losses`` stays 0). The topic ``order_suggestion_accepted`` has no
@@ -68,9 +68,9 @@ WATCH_EVERY = 0.2
 #: How often the broker's end offsets are noted for ingestion's loss count (``note_ends``):
 #: what a killed broker acked after the last note is the part of a loss that goes uncounted.
 NOTE_EVERY = 0.5
-#: The depth probe: how often, the fetch wait it reads each partition's last record with (half
-#: the readers' ``kafka_profiles.READER_WAIT_MS``, so the broker restarts before they stall), and
-#: how long it tries.
+#: The depth probe: how often, the fetch wait it reads each partition's last record with (a
+#: fifth of the readers' ``kafka_profiles.READER_WAIT_MS``, so the broker restarts well before
+#: they stall), and how long it tries.
 DEPTH_EVERY = 30.0
 DEPTH_PROBE_WAIT_MS = 50
 DEPTH_PROBE_TIMEOUT = 3.0
@@ -179,6 +179,9 @@ class BrokerKeeper:
     budget_bytes: int
     clock: Callable[[], float] = time.time
     pressure_since: float | None = None
+    #: The broker's pid when producers were held back: another pid at a later look is a broker
+    #: that died and was started again meanwhile (empty: nothing left to recycle).
+    pressure_pid: int | None = None
     recycles: int = 0
     #: Recycles begun because a partition grew too deep (the rest: memory).
     depth_recycles: int = 0
@@ -196,9 +199,10 @@ class BrokerKeeper:
     _noted: dict[str, dict[TopicPartition, int]] = field(default_factory=dict, repr=False)
     _epochs: dict[str, int] = field(default_factory=dict, repr=False)
     _admin: Any = field(default=None, repr=False)
-    #: The depth probe (``too_deep``; a test passes its own) and when it last ran.
+    #: The depth probe (``too_deep``; a test passes its own) and what it last found, for the
+    #: next look (``depth_watch`` writes it, ``_tick`` takes it).
     depth_probe: Callable[[Settings], list[TopicPartition]] = field(default=too_deep, repr=False)
-    _probed_at: float | None = field(default=None, repr=False)
+    deep: list[TopicPartition] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         # A file an earlier keeper left (its supervisor stopped mid-recycle) holds nobody back.
@@ -253,7 +257,7 @@ class BrokerKeeper:
             rss = rss_bytes(pid)
             if rss < PRESSURE_AT * self.budget_bytes:
                 return False
-            self.pressure_since = self.clock()
+            self.pressure_since, self.pressure_pid = self.clock(), pid
             self.peak_rss = max(self.peak_rss, rss)
             self._write_pressure(rss, Holdings(), "waiting for the keeper's next look")
             log.warning(
@@ -301,12 +305,11 @@ class BrokerKeeper:
         if self._admin is None:
             self._admin = kafka.admin(connection)
         cluster = kafka.cluster_id(self._admin)
+        ends = kafka.end_offsets(connection, default_topics())
+        if kafka.cluster_id(self._admin) != cluster:
+            return  # the broker restarted while its offsets were read: they may be the new one's
         written = self._noted.setdefault(cluster, {})
-        grown = {
-            tp: o
-            for tp, o in kafka.end_offsets(connection, default_topics()).items()
-            if o > written.get(tp, 0)
-        }
+        grown = {tp: o for tp, o in ends.items() if o > written.get(tp, 0)}
         if grown:
             self._unnoted.setdefault(cluster, {}).update(grown)
         dsn = self.settings.postgres.dsn(config.DB_WAREHOUSE, self.settings.postgres.ingest)
@@ -327,17 +330,27 @@ class BrokerKeeper:
         self.peak_rss = max(self.peak_rss, rss)
         self.last = {"rss": rss, "budget": self.budget_bytes, "peak_rss": self.peak_rss,
                      "recycles": self.recycles, "depth_recycles": self.depth_recycles}  # fmt: skip
+        if self.pressure_since is not None and self.pressure_pid not in (None, pid):
+            log.warning(
+                "broker restarted (pid %s, was %s) while producers waited for its recycle: it"
+                " starts empty, so nothing is left to recycle; producers go on",
+                pid, self.pressure_pid,
+            )  # fmt: skip
+            self._start_paused()
+            self.pressure_since = self.pressure_pid = self._last_ends = None
+            pressure_file(self.run_dir).unlink(missing_ok=True)
+            return
         reason = f"{rss >> 20} MB of its {self.budget_bytes >> 20} MB budget"
+        by_depth = False
         if self.pressure_since is None and rss < PRESSURE_AT * self.budget_bytes:
-            deep = self._deep()
+            deep, self.deep = self.deep, []
             if not deep:
                 return
             reason = (
                 f"{len(deep)} partition(s) deeper than a {DEPTH_PROBE_WAIT_MS} ms fetch can list,"
                 f" e.g. {deep[0][0]}[{deep[0][1]}]"
             )
-            self.depth_recycles += 1
-            self.last["depth_recycles"] = self.depth_recycles
+            by_depth = True
         names = set(wanted)
         suggestions = "suggestions" in names and (
             "suggestions" in self.paused or self.services["suggestions"].running()
@@ -345,7 +358,10 @@ class BrokerKeeper:
         held = holdings(self.settings, suggestions)
         self.last["unread"] = held.unread
         if self.pressure_since is None:
-            self.pressure_since = self.clock()
+            self.pressure_since, self.pressure_pid = self.clock(), pid
+            if by_depth:
+                self.depth_recycles += 1
+                self.last["depth_recycles"] = self.depth_recycles
             log.warning(
                 "broker at %s: producers wait until the consumers have read what it holds"
                 " (%s), then it restarts empty",
@@ -366,16 +382,25 @@ class BrokerKeeper:
             return
         self._recycle(rss, suggestions)
 
-    def _deep(self) -> list[TopicPartition]:
-        """The depth probe's answer, at most every ``DEPTH_EVERY`` seconds (else nothing)."""
-        now = self.clock()
-        if self._probed_at is not None and now - self._probed_at < DEPTH_EVERY:
+    def depth_watch(self, stop: threading.Event, every: float = DEPTH_EVERY) -> None:
+        """Probe the partitions' depth every ``every`` seconds until ``stop``, for the next look
+        (a thread of its own: a probe waits on the broker for up to seconds, and neither the
+        looks nor the watch must wait with it)."""
+        while not stop.wait(every):
+            found = self.probe_depth()
+            if found:
+                self.deep = found
+
+    def probe_depth(self) -> list[TopicPartition]:
+        """The partitions too deep to serve (``depth_probe``), or none while a recycle is under
+        way, with an external broker, or when the broker cannot be asked."""
+        broker = self.services["kafka"]
+        if broker.external or broker.pid() is None or self.pressure_since is not None:
             return []
-        self._probed_at = now
         try:
             return self.depth_probe(self.settings)
         except Exception as exc:  # the broker may be restarting: the next probe tells
-            log.info("broker depth not probed this look: %s", exc)
+            log.info("broker depth not probed: %s", exc)
             return []
 
     def _recycle(self, rss: int, suggestions: bool) -> None:
@@ -400,7 +425,7 @@ class BrokerKeeper:
             rss >> 20, self.budget_bytes >> 20, self.recycles,
             self.clock() - (self.pressure_since or self.clock()),
         )  # fmt: skip
-        self.pressure_since = self._last_ends = None
+        self.pressure_since = self.pressure_pid = self._last_ends = None
         pressure_file(self.run_dir).unlink(missing_ok=True)
 
     def _start_paused(self) -> None:

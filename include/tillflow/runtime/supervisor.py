@@ -260,6 +260,9 @@ def run(supervisor: Supervisor, interval: float, stop: threading.Event | None = 
         threading.Thread(
             target=supervisor.keeper.note, args=(stop,), name="broker-notes", daemon=True
         ).start()
+        threading.Thread(
+            target=supervisor.keeper.depth_watch, args=(stop,), name="broker-depth", daemon=True
+        ).start()
     try:
         while not stop.is_set():
             try:

@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -150,9 +150,16 @@ def _partitions(
     return parts
 
 
-def assign_committed(consumer: Consumer | ParkingConsumer, topics: Sequence[str]) -> list[str]:
+def assign_committed(
+    consumer: Consumer | ParkingConsumer,
+    topics: Sequence[str],
+    ends: Mapping[tuple[str, int], int] | None = None,
+) -> list[str]:
     """Assign every partition of the existing ``topics`` at the group's committed offsets
-    (earliest where none); return the topics assigned."""
+    (earliest where none); return the topics assigned. A committed offset past its partition's
+    end (``ends``) starts at the beginning too: a run that was still reading an earlier broker
+    may have committed it to this one, and fetched there this broker answers nothing until the
+    partition reaches it, then skips what came before."""
     from confluent_kafka import OFFSET_BEGINNING
 
     parts = _partitions(consumer, topics)
@@ -161,7 +168,8 @@ def assign_committed(consumer: Consumer | ParkingConsumer, topics: Sequence[str]
         return []
     committed = consumer.committed(parts, timeout=10)
     for tp in committed:
-        if tp.offset < 0:
+        end = (ends or {}).get((tp.topic, tp.partition))
+        if tp.offset < 0 or (end is not None and tp.offset > end):
             tp.offset = OFFSET_BEGINNING
     consumer.assign(committed)
     return sorted({tp.topic for tp in committed})
@@ -202,7 +210,9 @@ class CacheUpdater(threading.Thread):
             while not self.stop_event.is_set():
                 if len(assigned) < len(wanted) and time.monotonic() - checked > 10:
                     checked = time.monotonic()
-                    assigned = assign_committed(consumer, wanted)
+                    assigned = assign_committed(
+                        consumer, wanted, kafka.end_offsets(self.cfg.kafka, wanted)
+                    )
                     missing = sorted(set(wanted) - set(assigned))
                     if missing:
                         log.info("cache updater: waiting for CDC topics %s", missing)
@@ -329,7 +339,11 @@ class SuggestionService:
         consumer = parking_consumer(self.cfg, self.cfg.group_id, profiles.LOW_LATENCY_CONSUMER)
         self.orders = consumer
         topic = self.cfg.orders_topic
-        if not self._wait(f"topic {topic}", lambda: assign_committed(consumer, [topic])):
+        self.broker.changed()  # the incarnation this run reads, before its first offsets
+        if not self._wait(
+            f"topic {topic}",
+            lambda: assign_committed(consumer, [topic], kafka.end_offsets(self.cfg.kafka, [topic])),
+        ):
             consumer.close()
             return 0
         self.heartbeat.state = "running"
@@ -337,7 +351,6 @@ class SuggestionService:
         # full collection then scans only what the loop allocates (no multi-ms pauses).
         gc.collect()
         gc.freeze()
-        self.broker.changed()  # the incarnation this run reads
         log.info("consuming %s -> %s", topic, self.cfg.suggestions_topic)
         writer = BatchWriter(self.engine, self._log_latency)
         writer.start()
@@ -354,7 +367,6 @@ class SuggestionService:
                 if time.monotonic() - last_log > 30:
                     last_log = time.monotonic()
                     log.info("counters %s", self.counters())
-                self._commit_done(consumer, writer, in_flight)
                 if self.broker.changed():
                     # The consumers' positions are the old broker's offsets: fetching at them
                     # would skip the new one's first records (it answers a fetch past its end
@@ -368,6 +380,7 @@ class SuggestionService:
                     )  # fmt: skip
                     self.new_broker = True
                     break
+                self._commit_done(consumer, writer, in_flight)
                 if writer.failed is not None:
                     self._rewind(consumer, writer, in_flight)
                     continue
