@@ -28,7 +28,7 @@ RANGE = {
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
     "enable.partition.eof": False,
-    "fetch.wait.max.ms": 250,
+    "fetch.wait.max.ms": 100,
     "queued.min.messages": 1_000_000,
     "queued.max.messages.kbytes": 1_048_576,
 }
@@ -128,6 +128,7 @@ def reader_config(profile: profiles.Profile) -> dict[str, Any]:
             {
                 "bootstrap.servers": BOOTSTRAP,
                 **BULK,
+                "fetch.wait.max.ms": 10,
                 "group.id": "tillflow-spark-watcher",
                 "queued.min.messages": 10_000_000,
                 "queued.max.messages.kbytes": 2_097_151,

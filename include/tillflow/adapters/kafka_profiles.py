@@ -80,12 +80,13 @@ PARKED_CONSUMER: Final[Profile] = {
     "fetch.error.backoff.ms": 50,
 }
 
-#: The fetch wait of every reader of the high-volume topics (ingestion's readers): five times
-#: the wait of the broker keeper's depth probe (``broker_keeper.DEPTH_PROBE_WAIT_MS``), so the
-#: broker is restarted well before a partition is too deep for them (``tillflow bench
-#: fetch-depth``: 100,000 batches listed within 500 ms, not within 100 ms). It adds up to this
-#: much to a record's way into the warehouse, whose trigger is 500 ms.
-READER_WAIT_MS: Final = 250
+#: The fetch wait of the readers of the high-volume topics (ingestion's range, bulk and tail
+#: readers): twice the wait of the broker keeper's depth probe
+#: (``broker_keeper.DEPTH_PROBE_WAIT_MS``), so the broker is restarted before a partition is too
+#: deep for them (``tillflow bench fetch-depth``: 50 ms lists 50,000 batches, not 100,000;
+#: 100 ms lists 100,000, not 200,000); the tail reader doubles it after a stall. Every fetch
+#: takes at least this long on this broker, so it is also a floor under each small read.
+READER_WAIT_MS: Final = 100
 
 #: A reader of offset ranges it assigns itself (the plain-Python ingestion engine): no group (the
 #: commit log in the warehouse is the record, so nothing is committed or stored in Kafka), no
@@ -123,9 +124,12 @@ TAIL_READER: Final[Profile] = {
 
 #: The Spark source's tail watcher, whose fetch responses give the high watermarks (ListOffsets
 #: is answered wrongly by this broker): it must never stop fetching between two calls, so its
-#: queue is unbounded in practice (purged on every call by re-assigning).
+#: queue is unbounded in practice (purged on every call by re-assigning). It needs the
+#: watermarks only, which every fetch response carries, an empty one too: a short wait (also
+#: for ``kafka.end_offsets``, which waits for one response per partition).
 TAIL_WATCHER: Final[Profile] = {
     **BULK_READER,
+    "fetch.wait.max.ms": 10,
     "group.id": "tillflow-spark-watcher",  # never joined: assign only
     "queued.min.messages": 10_000_000,
     "queued.max.messages.kbytes": 2_097_151,

@@ -32,7 +32,7 @@ fetch-depth``). A live stream adds up to 20 batches a second per partition, so i
 partition outgrows the readers' wait although memory stays far under budget: the readers stall
 with the broker ahead, and every fetch costs the broker a listing of the whole partition.
 Every ``DEPTH_EVERY`` seconds the keeper reads the last record of each partition with a
-``DEPTH_PROBE_WAIT_MS`` wait, a fifth of the readers'; one not served starts the same recycle.
+``DEPTH_PROBE_WAIT_MS`` wait, half the readers'; one not served starts the same recycle.
 
 Nothing a consumer had not read is dropped; ingestion starts the new incarnation's epoch with
 nothing lost (``ops.ingest_losses`` stays 0). The topic ``order_suggestion_accepted`` has no
@@ -68,9 +68,9 @@ WATCH_EVERY = 0.2
 #: How often the broker's end offsets are noted for ingestion's loss count (``note_ends``):
 #: what a killed broker acked after the last note is the part of a loss that goes uncounted.
 NOTE_EVERY = 0.5
-#: The depth probe: how often, the fetch wait it reads each partition's last record with (a
-#: fifth of the readers' ``kafka_profiles.READER_WAIT_MS``, so the broker restarts well before
-#: they stall), and how long it tries.
+#: The depth probe: how often, the fetch wait it reads each partition's last record with (half
+#: the readers' ``kafka_profiles.READER_WAIT_MS``, so the broker restarts before they stall),
+#: and how long it tries.
 DEPTH_EVERY = 30.0
 DEPTH_PROBE_WAIT_MS = 50
 DEPTH_PROBE_TIMEOUT = 3.0
