@@ -387,8 +387,9 @@ class BrokerKeeper:
         (a thread of its own: a probe waits on the broker for up to seconds, and neither the
         looks nor the watch must wait with it)."""
         while not stop.wait(every):
+            pid = self.services["kafka"].pid()
             found = self.probe_depth()
-            if found:
+            if found and self.services["kafka"].pid() == pid:  # not a broker recycled meanwhile
                 self.deep = found
 
     def probe_depth(self) -> list[TopicPartition]:
