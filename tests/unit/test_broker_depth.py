@@ -32,19 +32,21 @@ class Probe:
     def __init__(self, answer: list[tuple[str, int]]) -> None:
         self.answer, self.calls = answer, 0
 
-    def __call__(self, settings: object) -> list[tuple[str, int]]:
+    def __call__(self, settings: object, ends: object) -> list[tuple[str, int]]:
         self.calls += 1
         return self.answer
 
 
 def _keeper(tmp_path: Path, probe: Probe, now: list[float]) -> BrokerKeeper:
-    return BrokerKeeper(
+    keeper = BrokerKeeper(
         SimpleNamespace(run_dir=tmp_path),  # type: ignore[arg-type]
         {"kafka": Broker()},  # type: ignore[dict-item]
         1 << 40,  # far over this process's RSS: memory never triggers
         clock=lambda: now[0],
         depth_probe=probe,
     )
+    keeper.last_ends = ("tillflow-test", {("pos.scans", 3): 1_000})  # as the note thread read
+    return keeper
 
 
 def test_a_partition_too_deep_holds_producers_back_until_the_consumers_read_it(
@@ -76,7 +78,7 @@ def test_shallow_partitions_leave_the_broker_alone(tmp_path: Path) -> None:
 
 
 def test_a_failed_probe_is_no_reason_to_recycle(tmp_path: Path) -> None:
-    def broken(settings: object) -> list[tuple[str, int]]:
+    def broken(settings: object, ends: object) -> list[tuple[str, int]]:
         raise ConnectionError("broker restarting")
 
     keeper = _keeper(tmp_path, Probe([]), [1000.0])

@@ -130,16 +130,16 @@ def holdings(settings: Settings, suggestions: bool) -> Holdings:
     return result
 
 
-def too_deep(settings: Settings) -> list[TopicPartition]:
-    """The partitions of ingestion's topics whose last record a fetch with the probe's wait does
-    not get (see the module's description)."""
+def too_deep(settings: Settings, ends: Mapping[TopicPartition, int]) -> list[TopicPartition]:
+    """The partitions of ``ends`` (ingestion's topics' end offsets, as last noted) whose last
+    record a fetch with the probe's wait does not get (see the module's description)."""
     from tillflow.adapters import kafka
-    from tillflow.jobs.ingest.jobargs import default_topics
 
-    connection = settings.kafka.connection
-    ends = {tp: o for tp, o in kafka.end_offsets(connection, default_topics()).items() if o > 0}
-    served = kafka.tails_served(connection, ends, DEPTH_PROBE_WAIT_MS, DEPTH_PROBE_TIMEOUT)
-    return sorted(set(ends) - served)
+    held = {tp: o for tp, o in ends.items() if o > 0}
+    served = kafka.tails_served(
+        settings.kafka.connection, held, DEPTH_PROBE_WAIT_MS, DEPTH_PROBE_TIMEOUT
+    )
+    return sorted(set(held) - served)
 
 
 def ingestion_read(
@@ -201,7 +201,11 @@ class BrokerKeeper:
     _admin: Any = field(default=None, repr=False)
     #: The depth probe (``too_deep``; a test passes its own) and what it last found, for the
     #: next look (``depth_watch`` writes it, ``_tick`` takes it).
-    depth_probe: Callable[[Settings], list[TopicPartition]] = field(default=too_deep, repr=False)
+    depth_probe: Callable[[Settings, Mapping[TopicPartition, int]], list[TopicPartition]] = field(
+        default=too_deep, repr=False
+    )
+    #: The end offsets ``note_ends`` read last and the broker they are of (the probe's input).
+    last_ends: tuple[str, dict[TopicPartition, int]] | None = field(default=None, repr=False)
     deep: list[TopicPartition] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -308,6 +312,7 @@ class BrokerKeeper:
         ends = kafka.end_offsets(connection, default_topics())
         if kafka.cluster_id(self._admin) != cluster:
             return  # the broker restarted while its offsets were read: they may be the new one's
+        self.last_ends = (cluster, ends)
         written = self._noted.setdefault(cluster, {})
         grown = {tp: o for tp, o in ends.items() if o > written.get(tp, 0)}
         if grown:
@@ -399,7 +404,10 @@ class BrokerKeeper:
         if broker.external or broker.pid() is None or self.pressure_since is not None:
             return []
         try:
-            return self.depth_probe(self.settings)
+            noted = self.last_ends
+            if noted is None:
+                return []  # nothing noted yet: the next probe
+            return self.depth_probe(self.settings, noted[1])
         except Exception as exc:  # the broker may be restarting: the next probe tells
             log.info("broker depth not probed: %s", exc)
             return []
