@@ -686,18 +686,50 @@ def _cap(
 
 # --- executor side ----------------------------------------------------------------------------
 _CONSUMERS: dict[KafkaConnection, Consumer] = {}
+#: A worker's raised fetch wait per connection, and the incarnation (cluster id) it was raised
+#: in: a new broker starts empty, so its partitions are shallow again.
+_WAITS: dict[KafkaConnection, tuple[str | None, int]] = {}
 #: Records per Arrow batch handed to Spark.
 BATCH_ROWS = 50_000
+#: Seconds without a record while a range is still open before a read takes its fetches for
+#: stalled (a partition deeper than the wait can list) and raises the wait.
+STALL_SECONDS = 2.0
 
 
 def _worker_consumer(connection: KafkaConnection) -> Consumer:
     """One consumer per Python worker process and connection, reused across tasks (workers
-    are reused)."""
+    are reused), with the worker's fetch wait for that connection."""
     consumer = _CONSUMERS.get(connection)
     if consumer is None:
-        consumer = kafka.reader(connection, profiles.BULK_READER)
+        _, wait = _WAITS.get(connection, (None, profiles.BULK_READER["fetch.wait.max.ms"]))
+        consumer = kafka.reader(connection, profiles.BULK_READER, **{"fetch.wait.max.ms": wait})
         _CONSUMERS[connection] = consumer
     return consumer
+
+
+def _drop_worker_consumer(connection: KafkaConnection) -> None:
+    consumer = _CONSUMERS.pop(connection, None)
+    if consumer is not None:
+        consumer.close()
+
+
+def _wait_for_incarnation(connection: KafkaConnection, cluster: str | None) -> None:
+    """Back to the profile's fetch wait when a read is of another incarnation than the one the
+    worker's wait was raised in."""
+    raised = _WAITS.get(connection)
+    if raised is not None and raised[0] != cluster:
+        del _WAITS[connection]
+        _drop_worker_consumer(connection)
+
+
+def _raise_wait(connection: KafkaConnection, cluster: str | None) -> int:
+    """Double the worker's fetch wait (up to ``MAX_FETCH_WAIT_MS``) after a stall; the next
+    ``_worker_consumer`` is a new consumer with it. Returns the new wait."""
+    _, wait = _WAITS.get(connection, (cluster, profiles.BULK_READER["fetch.wait.max.ms"]))
+    wait = min(2 * int(wait), MAX_FETCH_WAIT_MS)
+    _WAITS[connection] = (cluster, wait)
+    _drop_worker_consumer(connection)
+    return wait
 
 
 def arrow_schema() -> pa.Schema:
@@ -792,6 +824,7 @@ def read_ranges(
             )  # fmt: skip
     if not fills:
         return
+    _wait_for_incarnation(connection, cluster)
     consumer = _worker_consumer(connection)
     check_cluster(consumer, cluster)
     consumer.assign([TopicPartition(t, p, f.position) for (t, p), f in fills.items()])
@@ -800,7 +833,7 @@ def read_ranges(
     single = next(iter(fills)) if len(fills) == 1 else None
     schema = arrow_schema()
     paused: list[TopicPartition] = []
-    last_progress = time.monotonic()
+    last_progress = last_consumer = time.monotonic()
     try:
         while True:
             # A finished range stops fetching: its partition's newer records are not ours.
@@ -843,6 +876,23 @@ def read_ranges(
                         f"{rng.topic}[{rng.partition}]: no records past {late[0].position}"
                         f" within {timeout:.0f}s (expected up to {rng.end})"
                     )
+                if late and time.monotonic() - max(last_progress, last_consumer) > STALL_SECONDS:
+                    # The records exist (the ranges were planned from the broker's end offsets)
+                    # but the fetches come back empty: the partition is deeper than this wait
+                    # lets the broker list (kafka_profiles). A new consumer with twice the wait,
+                    # at the positions reached.
+                    wait = _raise_wait(connection, cluster)
+                    rng = late[0].rng
+                    log.warning(
+                        "%s[%d]: no records past %d for %.0f s (range end %d): fetch wait %d ms",
+                        rng.topic, rng.partition, late[0].position, STALL_SECONDS, rng.end, wait,
+                    )  # fmt: skip
+                    consumer = _worker_consumer(connection)
+                    paused = []
+                    consumer.assign(
+                        [TopicPartition(f.rng.topic, f.rng.partition, f.position) for f in late]
+                    )
+                    last_consumer = time.monotonic()
             for tp, fill in fills.items():
                 if len(fill.offsets) >= BATCH_ROWS or (fill.done and fill.offsets):
                     # Read from the incarnation the range is in only if it is still the broker.

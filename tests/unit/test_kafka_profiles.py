@@ -34,6 +34,7 @@ RANGE = {
 }
 BULK = {
     **RANGE,
+    "fetch.wait.max.ms": 10,  # raised by the Spark source when its fetches stall
     "fetch.max.bytes": 52_428_800,
     "max.partition.fetch.bytes": 10_485_760,
     "socket.nagle.disable": True,

@@ -105,3 +105,48 @@ def test_records_only_skips_partition_ends_and_raises_on_errors() -> None:
     assert kafka_source.records_only([*msgs, eof]) == msgs
     with pytest.raises(KafkaException):
         kafka_source.records_only([*msgs, Msg("s", 0, 3, err=KafkaError(KafkaError._FAIL))])
+
+
+class _StalledConsumer(FakeConsumer):
+    """A consumer whose fetches come back empty (a partition deeper than its wait lists)."""
+
+    def consume(self, num: int, timeout: float) -> list[Msg]:
+        return []
+
+
+def test_a_stalled_read_raises_the_fetch_wait_and_goes_on_where_it_stood(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = {("s", 0): [Msg("s", 0, o) for o in range(6)]}
+    stalled = _StalledConsumer(log)
+    stalled.consumed = {("s", 0): 2}
+    fresh = FakeConsumer(log)
+    consumers = iter([stalled, fresh])
+    monkeypatch.setattr(kafka_source, "_worker_consumer", lambda connection: next(consumers))
+    monkeypatch.setattr(kafka_source, "_WAITS", {})
+    monkeypatch.setattr(kafka_source, "STALL_SECONDS", 0.0)
+    got = [
+        o
+        for batch in kafka_source.read_ranges(
+            KafkaConnection("fake:9092"), [KafkaRange("s", 0, 2, 6)], timeout=30.0
+        )
+        for o in batch.column(4).to_pylist()
+    ]
+    assert got == [2, 3, 4, 5]
+    assert fresh.delivered == {("s", 0): 4}  # the new consumer started where the read stood
+    assert kafka_source._WAITS[KafkaConnection("fake:9092")] == (None, 20)
+
+
+def test_a_raised_wait_holds_for_its_incarnation_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = KafkaConnection("fake:9092")
+    monkeypatch.setattr(kafka_source, "_WAITS", {})
+    monkeypatch.setattr(kafka_source, "_CONSUMERS", {})
+    assert kafka_source._raise_wait(conn, "a") == 20
+    assert kafka_source._raise_wait(conn, "a") == 40
+    kafka_source._wait_for_incarnation(conn, "a")
+    assert kafka_source._WAITS[conn] == ("a", 40)
+    kafka_source._wait_for_incarnation(conn, "b")  # a new broker: shallow partitions again
+    assert conn not in kafka_source._WAITS
+    for _ in range(20):
+        wait = kafka_source._raise_wait(conn, "b")
+    assert wait == kafka_source.MAX_FETCH_WAIT_MS

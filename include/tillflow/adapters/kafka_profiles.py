@@ -15,10 +15,10 @@ What shapes the values: the broker is Tansu, which
 - lists a partition's stored record batches on every fetch and stops listing when the fetch's
   wait has run out, so a fetch at the tail of a partition deeper than its wait can list comes
   back empty, every time (measured by ``tillflow bench fetch-depth``: about 1,000 batches per
-  millisecond of wait on an idle broker). Readers of the high-volume topics therefore wait
-  ``READER_WAIT_MS``, producers batch for ``linger.ms`` to keep partitions shallow, and the
-  broker keeper restarts the broker before a partition outgrows that wait
-  (``runtime.broker_keeper``);
+  millisecond of wait on an idle broker). The Spark readers of the high-volume topics therefore
+  raise their wait when their fetches stall, the plain reader waits ``READER_WAIT_MS``,
+  producers batch for ``linger.ms`` to keep partitions shallow, and the broker keeper restarts
+  the broker before a partition outgrows the plain reader's wait (``runtime.broker_keeper``);
 - serves one record batch per partition per fetch, so a deep prefetch queue
   (``queued.min.messages=1000000``, ``queued.max.messages.kbytes=1048576``) is what makes bulk
   reads fast: about 1.4M msgs/s against 220k/s with librdkafka's defaults;
@@ -80,13 +80,17 @@ PARKED_CONSUMER: Final[Profile] = {
     "fetch.error.backoff.ms": 50,
 }
 
-#: The fetch wait of the readers of the high-volume topics (ingestion's range, bulk and tail
-#: readers): twice the wait of the broker keeper's depth probe
-#: (``broker_keeper.DEPTH_PROBE_WAIT_MS``), so the broker is restarted before a partition is too
-#: deep for them (``tillflow bench fetch-depth``: 50 ms lists 50,000 batches, not 100,000;
-#: 100 ms lists 100,000, not 200,000); the tail reader doubles it after a stall. Every fetch
-#: takes at least this long on this broker, so it is also a floor under each small read.
+#: The fetch wait of the plain-Python range reader (it has no stall detection): twice the wait of
+#: the broker keeper's depth probe (``broker_keeper.DEPTH_PROBE_WAIT_MS``), so the broker is
+#: restarted before a partition is too deep for it (``tillflow bench fetch-depth``: 50 ms lists
+#: 50,000 batches, not 100,000; 100 ms lists 100,000, not 200,000).
 READER_WAIT_MS: Final = 100
+
+#: The first fetch wait of the Spark readers (bulk and tail). Every fetch takes at least its wait
+#: on this broker, so it is a floor under each small read and each micro-batch's latency; a
+#: reader whose fetches stall (a partition deeper than 10 ms lists, about 10,000 batches)
+#: doubles it for the rest of the broker's incarnation (``spark.kafka_source``).
+ESCALATING_READER_WAIT_MS: Final = 10
 
 #: A reader of offset ranges it assigns itself (the plain-Python ingestion engine): no group (the
 #: commit log in the warehouse is the record, so nothing is committed or stored in Kafka), no
@@ -102,11 +106,12 @@ RANGE_READER: Final[Profile] = {
 }
 
 #: The Spark source's bulk range reader (one per Python worker, reused across tasks): the range
-#: reader with larger fetches (50 MB a response, 10 MB a partition) and Nagle off, so the
+#: reader with the escalating wait, larger fetches (50 MB a response, 10 MB a partition) and Nagle off, so the
 #: round trips of a partitioned read stay full and prompt.
 BULK_READER: Final[Profile] = {
     **RANGE_READER,
     "group.id": "tillflow-spark-source",  # never joined: assign only
+    "fetch.wait.max.ms": ESCALATING_READER_WAIT_MS,
     "fetch.max.bytes": 52_428_800,
     "max.partition.fetch.bytes": 10_485_760,
     "socket.nagle.disable": True,

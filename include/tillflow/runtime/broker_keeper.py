@@ -69,8 +69,8 @@ WATCH_EVERY = 0.2
 #: what a killed broker acked after the last note is the part of a loss that goes uncounted.
 NOTE_EVERY = 0.5
 #: The depth probe: how often, the fetch wait it reads each partition's last record with (half
-#: the readers' ``kafka_profiles.READER_WAIT_MS``, so the broker restarts before they stall),
-#: and how long it tries.
+#: the plain reader's ``kafka_profiles.READER_WAIT_MS``, so the broker restarts before it stalls;
+#: the Spark readers raise their own wait past a stall), and how long it tries.
 DEPTH_EVERY = 30.0
 DEPTH_PROBE_WAIT_MS = 50
 DEPTH_PROBE_TIMEOUT = 3.0
