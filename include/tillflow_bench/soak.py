@@ -296,8 +296,11 @@ def run(
         state = chain.ChainState.load(chain.state_file(settings))
         position = state.position if state else start
         elapsed = time.time() - t0
-        if position != last_position or read_pressure(settings.run_dir) is not None:
-            # A clock held back by the broker keeper (a recycle under way) has not stalled.
+        # A position ahead of the drill's own clock is the chain waiting for its next scan
+        # (closed hours: the resume instant is the next store's opening), not a stall; nor is
+        # a clock held back by the broker keeper (a recycle under way).
+        waiting = position > start + timedelta(seconds=elapsed * speedup)
+        if position != last_position or waiting or read_pressure(settings.run_dir) is not None:
             moved_at, last_position = time.time(), position
         elif time.time() - moved_at > 180:
             stalled = True  # reported below: the chain did not recover by itself
