@@ -233,3 +233,18 @@ def test_history_window_dates_are_whole_days_instants_half_open(
 def test_history_window_must_not_be_empty() -> None:
     with pytest.raises(ValueError, match="empty window"):
         history_window("2026-03-09", "2026-03-08")
+
+
+def test_a_run_that_sent_its_window_reports_its_end_before_waiting_out_its_duration() -> None:
+    # Given a 60 s run at speed-up 30 capped at 10 simulated minutes (sent in 20 wall seconds)
+    catalog = Catalog.from_seed(max_stores=5)
+    clock = FakeClock()
+    until = START + timedelta(minutes=10)
+    marks: list[tuple[float, int]] = []
+    run_live(catalog, 1, Keep(clock), START, 60, speedup=30, clock=clock, sleep=clock.sleep,
+             checkpoint=lambda ms: marks.append((clock.now, ms)), until=until)  # fmt: skip
+    # Then the window's end is the position from then on, not only once the 60 s are over
+    until_ms = int(until.timestamp() * 1000)
+    first_at_end = next(at for at, ms in marks if ms == until_ms)
+    assert first_at_end == pytest.approx(20, abs=0.5)
+    assert clock.now == pytest.approx(60, abs=0.1)

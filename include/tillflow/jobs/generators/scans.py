@@ -526,6 +526,11 @@ def run_live(
             break
     else:  # the whole window was sent: every event before its end
         mark = max(mark, epoch_ms(sim_end))
+        if checkpoint is not None:
+            # Told now, not after the wait below: a window whose last hours hold no scan
+            # (stores closed) would otherwise show its last scan's instant for that long.
+            sink.flush()
+            checkpoint(mark)
     remaining = duration_s - (clock() - wall0)
     if remaining > 0 and not done and not (stop is not None and stop.is_set()):
         sleep(remaining)  # the window is a wall-clock window: it lasts its duration
