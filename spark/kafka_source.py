@@ -577,7 +577,10 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
             consumer, list(begin), {tp: max(at[tp], seen.get(tp, 0)) for tp in begin}
         )
         if listed is not None:
-            stuck = self._stalled(listed, at)
+            # The consumer's own fetch responses may say so already: a partition too deep for
+            # the wait is answered empty, with its high watermark (a stall in the last batch,
+            # which ListOffsets, answering that batch's base offset, cannot show).
+            stuck = self._stalled({**watermark_ahead(at, seen), **listed}, at)
             if stuck:
                 log.warning(
                     "tail consumer stalled behind the broker on %d partition(s), e.g. %s"
@@ -616,6 +619,14 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
 
     def commit(self, end: dict) -> None:
         """Nothing to do: the sink's commit log (same transaction as the rows) is the record."""
+
+
+def watermark_ahead(
+    at: dict[tuple[str, int], int], watermarks: dict[tuple[str, int], int]
+) -> dict[tuple[str, int], int]:
+    """The partitions whose high watermark (from the consumer's fetch responses) is past the
+    reader's position (broker offsets), with that watermark."""
+    return {tp: hi for tp, hi in watermarks.items() if tp in at and hi > at[tp]}
 
 
 def drain(consumer: Consumer, max_rows: int) -> list[Any]:

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from spark.kafka_source import LIST_EVERY, MAX_FETCH_WAIT_MS, KafkaTailReader, arrow_batches
+from spark.kafka_source import (
+    LIST_EVERY,
+    MAX_FETCH_WAIT_MS,
+    KafkaTailReader,
+    arrow_batches,
+    watermark_ahead,
+)
 from tests.unit.fake_kafka import FakeMessage as Msg
 
 pytestmark = pytest.mark.unit
@@ -80,3 +86,20 @@ def test_a_stall_is_two_checks_without_progress_and_doubles_the_next_consumers_f
     for _ in range(10):
         reader._stalled(ahead, {("s", 0): 10, ("s", 1): 450_000})
     assert reader.fetch_wait_ms == MAX_FETCH_WAIT_MS
+
+
+def test_a_reader_behind_its_own_watermark_at_two_checks_is_stalled() -> None:
+    # Given a partition whose last batch (27 records) a short wait cannot reach: fetches come
+    # back empty but carry the high watermark, and ListOffsets shows nothing ahead
+    reader = KafkaTailReader.__new__(KafkaTailReader)
+    reader._behind, reader.fetch_wait_ms = {}, 10
+    at = {("s", 0): 1_000, ("s", 1): 5_973}
+    watermarks = {("s", 0): 1_000, ("s", 1): 6_000}
+    behind = watermark_ahead(at, watermarks)
+    assert behind == {("s", 1): 6_000}
+    # When two checks find the reader where it was: a stall, and the next consumer waits longer
+    assert reader._stalled(behind, at) == {}
+    assert reader._stalled(watermark_ahead(at, watermarks), at) == {("s", 1): 6_000}
+    assert reader.fetch_wait_ms == 20
+    # And a reader at its watermark is not behind
+    assert watermark_ahead({("s", 1): 6_000}, watermarks) == {}
