@@ -95,6 +95,12 @@ LIST_EVERY = 5.0
 #: The longest fetch wait the tail reader escalates to after stalls (see ``read``).
 MAX_FETCH_WAIT_MS = 3_200
 
+
+def raised_wait(wait_ms: int) -> int:
+    """The fetch wait after a stall, for both readers: twice the last, up to the cap."""
+    return min(2 * wait_ms, MAX_FETCH_WAIT_MS)
+
+
 log = logging.getLogger("tillflow.spark.kafka_source")
 
 Offsets = dict[str, dict[str, int]]
@@ -520,7 +526,7 @@ class KafkaTailReader(_Reader, SimpleDataSourceStreamReader):
         stuck = {tp: hi for tp, hi in listed.items() if self._behind.get(tp) == at[tp]}
         self._behind = {tp: at[tp] for tp in listed}
         if stuck:
-            self.fetch_wait_ms = min(2 * self.fetch_wait_ms, MAX_FETCH_WAIT_MS)
+            self.fetch_wait_ms = raised_wait(self.fetch_wait_ms)
         return stuck
 
     def _land(self, batches: Iterator[pa.RecordBatch]) -> list[tuple[Any, ...]]:
@@ -712,10 +718,16 @@ def _worker_consumer(connection: KafkaConnection) -> Consumer:
     are reused), with the worker's fetch wait for that connection."""
     consumer = _CONSUMERS.get(connection)
     if consumer is None:
-        _, wait = _WAITS.get(connection, (None, profiles.BULK_READER["fetch.wait.max.ms"]))
+        wait = _worker_wait(connection)
         consumer = kafka.reader(connection, profiles.BULK_READER, **{"fetch.wait.max.ms": wait})
         _CONSUMERS[connection] = consumer
     return consumer
+
+
+def _worker_wait(connection: KafkaConnection) -> int:
+    """The worker's fetch wait for ``connection``: raised after a stall, else the profile's."""
+    raised = _WAITS.get(connection)
+    return raised[1] if raised else int(profiles.BULK_READER["fetch.wait.max.ms"])
 
 
 def _drop_worker_consumer(connection: KafkaConnection) -> None:
@@ -736,8 +748,7 @@ def _wait_for_incarnation(connection: KafkaConnection, cluster: str | None) -> N
 def _raise_wait(connection: KafkaConnection, cluster: str | None) -> int:
     """Double the worker's fetch wait (up to ``MAX_FETCH_WAIT_MS``) after a stall; the next
     ``_worker_consumer`` is a new consumer with it. Returns the new wait."""
-    _, wait = _WAITS.get(connection, (cluster, profiles.BULK_READER["fetch.wait.max.ms"]))
-    wait = min(2 * int(wait), MAX_FETCH_WAIT_MS)
+    wait = raised_wait(_worker_wait(connection))
     _WAITS[connection] = (cluster, wait)
     _drop_worker_consumer(connection)
     return wait
