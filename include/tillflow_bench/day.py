@@ -6,7 +6,9 @@ of this machine it is judged against, all measured in the same run on the runnin
 2. generate + ingest: `tillflow generate history` of the day into the broker while the stack's
    continuous ingestion lands it; ingestion's rate is the day's scans over the time until the
    last one landed (generation overlaps it: the broker's budget holds the producers back when
-   ingestion falls behind), exactly once checked on the day's scan ids;
+   ingestion falls behind), exactly once checked on the day's scan ids; the CPU each side
+   spent over it (``tillflow_bench.cpu``: the generator, the broker, the Spark job, the
+   warehouse's PostgreSQL) and the ceilings those costs per scan set on this machine's cores;
 3. floor of the ELT: one plain SQL statement computing the day's sales per store and
    business date straight from raw (the latest price of each item, the store's time zone);
 4. ELT: `dbt build` of the day alone, then `tillflow_elt_daily` through the scheduler (the GX
@@ -34,6 +36,7 @@ from tillflow.adapters.warehouse import drop_database, prepare_warehouse, wareho
 from tillflow.config import Settings
 from tillflow_bench import elt_dag
 from tillflow_bench.broker_budget import StackSampler, generate_history, wait_landed
+from tillflow_bench.cpu import CpuMeter, ingest_lines
 from tillflow_bench.ingest import pg_limit
 
 SCRATCH_DB = "tillflow_bench_day"
@@ -123,9 +126,14 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     sampler.start()
     print("2/5 generate the day while the continuous ingestion lands it ...", flush=True)
     since = datetime.now(UTC)
+    meter = CpuMeter(settings)
+    meter.start()
     produced, gen_seconds = generate_history(day.isoformat(), day.isoformat(), stores)
     print(f"    generated {produced:,} scans in {gen_seconds:.0f}s", flush=True)
     rows, distinct, ingest_seconds = wait_landed(dsn, (start, end), since, produced, timeout)
+    ingest_cpu = meter.stop()
+    for line in ingest_lines(ingest_cpu, rows, ingest_seconds):
+        print(f"    {line}", flush=True)
 
     print("3/5 the ELT's floor: one SQL statement from raw ...", flush=True)
     params = {"topic": config.TOPICS.scans, "start": start, "end": end}
@@ -173,6 +181,8 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         f"floor: {floor_groups} store-days; exactly once: landed {rows:,}, distinct {distinct:,},"
         f" produced {produced:,}"
     )
+    for line in ingest_lines(ingest_cpu, rows, ingest_seconds):
+        print(line)
     for line in elt.lines(target_ratio=1.5)[4:]:
         print(line)
     print(

@@ -43,3 +43,54 @@ def proc_stats() -> Iterator[list[str]]:
             fields = proc_stat(entry.name)
             if fields is not None:
                 yield fields
+
+
+#: More indexes into ``proc_stat``'s fields: the parent's pid, and the CPU of waited-for
+#: children (proc(5) fields 4, 16 and 17).
+STAT_PPID, STAT_CUTIME, STAT_CSTIME = 1, 13, 14
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(
+    root: int, stats: list[list[str]] | None = None, exclude: frozenset[int] = frozenset()
+) -> float:
+    """CPU seconds (user + system) of ``root`` and every living descendant, their waited-for
+    children included: a process that ended meanwhile moved its time into its parent's
+    ``cutime``, so the difference of two readings is what the tree spent between them.
+    ``stats``: one reading of ``pid_stats()`` to share between trees; ``exclude``: roots of
+    other trees (a supervisor's restarted services) left out with their descendants."""
+    table = stats if stats is not None else pid_stats()
+    children: dict[int, list[list[str]]] = {}
+    by_pid: dict[int, list[str]] = {}
+    for fields in table:
+        pid = int(fields[-1])
+        by_pid[pid] = fields
+        children.setdefault(int(fields[STAT_PPID]), []).append(fields)
+    if root not in by_pid:
+        return 0.0
+    ticks, todo = 0, [by_pid[root]]
+    while todo:
+        fields = todo.pop()
+        ticks += sum(int(fields[i]) for i in (STAT_UTIME, STAT_STIME, STAT_CUTIME, STAT_CSTIME))
+        todo.extend(c for c in children.get(int(fields[-1]), []) if int(c[-1]) not in exclude)
+    return ticks / _TICKS
+
+
+def pid_stats() -> list[list[str]]:
+    """``proc_stat`` of every process, each with its pid appended as the last field."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = proc_stat(entry.name)
+            if fields is not None:
+                out.append([*fields, entry.name])
+    return out
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """The machine's busy and idle CPU seconds since boot, summed over its cores (/proc/stat;
+    iowait counts as idle)."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / _TICKS, idle / _TICKS
