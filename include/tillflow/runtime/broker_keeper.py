@@ -14,12 +14,14 @@ the broker once everything it holds has been read:
    every ``WATCH_EVERY`` seconds apart from the supervisor's looks (``watch``): producers at full
    speed put megabytes a second into the broker, more than the budget's headroom between two
    looks when the budget is small;
-2. it waits until the platform's consumers have read everything the broker holds, and nothing
-   new arrived since its last look (a producer may still be finishing a send): ingestion's
+2. it waits until the platform's consumers have read everything the broker holds: ingestion's
    commit log (job ``ingest``, every platform topic it reads) and the suggestion service's group
    (the order topic), at the broker's end offsets;
-3. it stops CDC (its offsets are durable: it resumes where it stopped; its changes wait in the
-   replication slot) and waits again until its last changes are read and nothing moves; then,
+3. once nothing is unread it stops CDC (its offsets are durable: it resumes where it stopped;
+   its changes wait in the replication slot), without waiting for the broker to stand still:
+   orders keep arriving through the API's outbox and CDC while the generators wait. It waits
+   again until CDC's last changes are read and nothing new arrived since its last look (a
+   producer may still be finishing a send); then,
    checking once more right before, it stops the suggestion service and restarts the broker (a
    new incarnation: a new cluster id, the platform's topics created again), and starts CDC and
    the suggestion service again. The supervisor leaves the services the keeper stopped alone;
@@ -375,17 +377,21 @@ class BrokerKeeper:
         cdc_stopped = "cdc" in self.paused
         step = "waiting for consumers" + (" (CDC stopped)" if cdc_stopped else "")
         self._write_pressure(rss, held, step)
-        if not self._quiet(held):
+        quiet = self._quiet(held)
+        if held.total:
             return
         cdc = self.services.get("cdc")
         if not cdc_stopped and cdc is not None and "cdc" in names and cdc.running():
-            # CDC's last changes first: its later ones wait in the replication slot.
+            # Read up to now: CDC stops before the broker must stand still, because orders keep
+            # arriving through the API (outbox -> CDC) while the generators wait, so the ends
+            # would never stop moving with it running. Its later changes wait in the slot.
             with process.service_lock(self.run_dir, "cdc"):
                 self.paused.add("cdc")
                 cdc.stop()
             self._last_ends = None
             return
-        self._recycle(rss, suggestions)
+        if quiet:
+            self._recycle(rss, suggestions)
 
     def depth_watch(self, stop: threading.Event, every: float = DEPTH_EVERY) -> None:
         """Probe the partitions' depth every ``every`` seconds until ``stop``, for the next look
