@@ -14,18 +14,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.unit.fake_broker import Broker
 from tillflow.adapters.broker_pressure import pressure_file
 from tillflow.runtime import broker_keeper
 from tillflow.runtime.broker_keeper import BrokerKeeper, Holdings
 
 pytestmark = pytest.mark.unit
-
-
-class Broker:
-    external = False
-
-    def pid(self) -> int | None:
-        return os.getpid()
 
 
 class Probe:

@@ -5,23 +5,16 @@ tests/integration/test_broker_budget.py."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from tests.unit.fake_broker import Broker
 from tillflow.runtime import broker_keeper
 from tillflow.runtime.broker_keeper import BrokerKeeper, Holdings
 
 pytestmark = pytest.mark.unit
-
-
-class Broker:
-    external = False
-
-    def pid(self) -> int | None:
-        return os.getpid()
 
 
 class Cdc:

@@ -13,17 +13,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.unit.fake_broker import Broker
 from tillflow.adapters.broker_pressure import pressure_file
 from tillflow.runtime.broker_keeper import PRESSURE_AT, BrokerKeeper, rss_bytes
 
 pytestmark = pytest.mark.unit
-
-
-class Broker:
-    external = False
-
-    def pid(self) -> int | None:
-        return os.getpid()
 
 
 def _keeper(tmp_path: Path, budget: int) -> BrokerKeeper:
