@@ -14,6 +14,7 @@ from spark.kafka_source import (
     watermark_ahead,
 )
 from tests.unit.fake_kafka import FakeMessage as Msg
+from tillflow.adapters import kafka_profiles as profiles
 
 pytestmark = pytest.mark.unit
 
@@ -103,3 +104,18 @@ def test_a_reader_behind_its_own_watermark_at_two_checks_is_stalled() -> None:
     assert reader.fetch_wait_ms == 20
     # And a reader at its watermark is not behind
     assert watermark_ahead({("s", 1): 6_000}, watermarks) == {}
+
+
+def test_a_raised_wait_goes_back_once_a_check_finds_the_reader_caught_up() -> None:
+    base = int(profiles.TAIL_READER["fetch.wait.max.ms"])
+    reader = KafkaTailReader.__new__(KafkaTailReader)
+    reader.fetch_wait_ms = MAX_FETCH_WAIT_MS
+    # The broker still ahead (by ListOffsets or by the consumer's own watermark): kept
+    assert not reader._caught_up({("s", 0): 500}, {})
+    assert not reader._caught_up({}, {("s", 0): 500})
+    assert reader.fetch_wait_ms == MAX_FETCH_WAIT_MS
+    # Nothing ahead: back to the profile's wait, and a new consumer at the next read
+    assert reader._caught_up({}, {})
+    assert reader.fetch_wait_ms == base
+    # Already there: nothing to do
+    assert not reader._caught_up({}, {})
