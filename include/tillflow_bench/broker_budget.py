@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -139,11 +140,17 @@ def landed_rows(dsn: str, since: datetime) -> int:
 
 
 def wait_landed(
-    dsn: str, window: tuple[datetime, datetime], since: datetime, produced: int, timeout: float
+    dsn: str,
+    window: tuple[datetime, datetime],
+    since: datetime,
+    produced: int,
+    timeout: float,
+    on_landed: Callable[[], object] | None = None,
 ) -> tuple[int, int, float]:
     """Wait until ``produced`` scans of the window landed since ``since`` (or the timeout), with
     a progress line every 30 s; the rows and distinct events landed, and the seconds from
-    ``since`` until they had.
+    ``since`` until they had. ``on_landed`` is called once, the moment the progress table says
+    they have, before raw is counted (a stage measured until then leaves the count out).
 
     The poll reads the ingestion's progress table; raw is counted (with the distinct events)
     only once that says enough rows landed, because a count over a day of raw scans competes
@@ -158,6 +165,9 @@ def wait_landed(
         progress = landed_rows(dsn, since)
         if progress >= produced:
             landed_at = datetime.now(UTC)
+            if on_landed is not None:
+                on_landed()
+                on_landed = None
             rows, distinct = landed_scans(dsn, *window, since)
             if rows >= produced:
                 break

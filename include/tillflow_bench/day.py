@@ -36,7 +36,7 @@ from tillflow.adapters.warehouse import drop_database, prepare_warehouse, wareho
 from tillflow.config import Settings
 from tillflow_bench import elt_dag
 from tillflow_bench.broker_budget import StackSampler, generate_history, wait_landed
-from tillflow_bench.cpu import CpuMeter, ingest_lines
+from tillflow_bench.cpu import CpuMeter, CpuUse, ingest_lines
 from tillflow_bench.ingest import pg_limit
 
 SCRATCH_DB = "tillflow_bench_day"
@@ -130,8 +130,11 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     meter.start()
     produced, gen_seconds = generate_history(day.isoformat(), day.isoformat(), stores)
     print(f"    generated {produced:,} scans in {gen_seconds:.0f}s", flush=True)
-    rows, distinct, ingest_seconds = wait_landed(dsn, (start, end), since, produced, timeout)
-    ingest_cpu = meter.stop()
+    used: list[CpuUse] = []  # the CPU until the last scan landed, not the count after it
+    rows, distinct, ingest_seconds = wait_landed(
+        dsn, (start, end), since, produced, timeout, lambda: used.append(meter.stop())
+    )
+    ingest_cpu = used[0] if used else meter.stop()
     for line in ingest_lines(ingest_cpu, rows, ingest_seconds):
         print(f"    {line}", flush=True)
 
