@@ -1,6 +1,8 @@
 """`tillflow bench day`: one chain day through the platform, stage by stage, each beside the limit
 of this machine it is judged against, all measured in the same run on the running stack.
 
+0. the OLTP reference data (idempotent, as `tillflow generate reference`), which CDC carries to
+   the warehouse while the day is generated;
 1. limit: PostgreSQL's COPY of pre-parsed scans into a table of raw's shape (a scratch database
    with the warehouse's migrations, dropped at the end), rows/s;
 2. generate + ingest: `tillflow generate history` of the day into the broker while the stack's
@@ -119,6 +121,14 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         copy_rate = pg_limit(warehouse_dsn(settings, SCRATCH_DB), pg_rows, "direct")
     finally:
         drop_database(pg.dsn("postgres"), SCRATCH_DB)
+
+    # The ELT prices each scan and places its store from the reference data that CDC carries:
+    # on a stack that was never bootstrapped, every scan would be unpriced and the day's tests
+    # would fail (as a first full-scale run here did).
+    from tillflow.jobs.generators.reference_load import bootstrap_oltp
+
+    print("0/5 the OLTP reference data (loaded where missing) ...", flush=True)
+    bootstrap_oltp(pg.dsn(config.DB_OLTP, pg.api))
 
     # The broker's memory and pg_wal over every stage that writes (the operations issue's
     # bounds: the broker's budget, pg_wal under 4 GB for a day ingested and built with CDC on).
