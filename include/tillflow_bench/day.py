@@ -121,6 +121,7 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         copy_rate = pg_limit(warehouse_dsn(settings, SCRATCH_DB), pg_rows, "direct")
     finally:
         drop_database(pg.dsn("postgres"), SCRATCH_DB)
+    print(f"    COPY limit {copy_rate:,.0f} rows/s", flush=True)
 
     # The ELT prices each scan and places its store from the reference data that CDC carries:
     # on a stack that was never bootstrapped, every scan would be unpriced and the day's tests
@@ -145,15 +146,26 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         dsn, (start, end), since, produced, timeout, lambda: used.append(meter.stop())
     )
     ingest_cpu = used[0] if used else meter.stop()
+    print(
+        f"    landed {rows:,} scans ({distinct:,} distinct) in {ingest_seconds:.0f}s:"
+        f" {rows / max(ingest_seconds, 1e-9):,.0f}/s",
+        flush=True,
+    )
     for line in ingest_lines(ingest_cpu, rows, ingest_seconds):
         print(f"    {line}", flush=True)
 
     print("3/5 the ELT's floor: one SQL statement from raw ...", flush=True)
     params = {"topic": config.TOPICS.scans, "start": start, "end": end}
     floor_seconds, (floor_groups, _floor_sales) = _timed(dsn, FLOOR_SQL, params)
+    print(f"    {floor_seconds:.1f}s, {floor_groups} store-days", flush=True)
 
     print("4/5 the ELT: dbt alone, then the daily DAG through the scheduler ...", flush=True)
-    elt = elt_dag.run_bench(settings, day, timeout=timeout)
+    try:
+        elt = elt_dag.run_bench(settings, day, timeout=timeout)
+    except RuntimeError as exc:  # a failed build: the stages above are printed, and why
+        sampler.stop()
+        print(f"bench day: the ELT failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
 
     print("5/5 serving: the day's rows of serving.daily_sales_summary ...", flush=True)
     reader = pg.dsn(config.DB_WAREHOUSE, pg.dbt)
