@@ -113,7 +113,7 @@ def ingest_lines(use: CpuUse, scans: int, seconds: float) -> list[str]:
         f" {use.available:,.0f} core-seconds ({use.busy / max(use.available, 1e-9):.0%});"
         f" generator {use.children:,.0f}, broker {use.of('kafka'):,.0f}, Spark ingestion"
         f" {use.of('ingest'):,.0f}, PostgreSQL (warehouse server) {use.of('postgres'):,.0f}, the rest"
-        f" of the stack {rest:,.0f}"
+        f" of the stack {rest:,.0f} (outside every service {use.other:,.0f})"
     ]
     if scans > 0 and ingest > 0:
         per_m = 1e6 / scans

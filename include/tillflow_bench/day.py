@@ -36,6 +36,7 @@ import psycopg
 from tillflow import config
 from tillflow.adapters.warehouse import drop_database, prepare_warehouse, warehouse_dsn
 from tillflow.config import Settings
+from tillflow.jobs.generators.reference_load import bootstrap_oltp
 from tillflow_bench import elt_dag
 from tillflow_bench.broker_budget import StackSampler, generate_history, wait_landed
 from tillflow_bench.cpu import CpuMeter, CpuUse, ingest_lines
@@ -115,6 +116,12 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     end = start + timedelta(days=1)
     print(f"bench day {day}: {stores or 'all'} stores; load {os.getloadavg()[0]:.1f}", flush=True)
 
+    # The ELT prices each scan and places its store from the reference data that CDC carries:
+    # on a stack that was never bootstrapped, every scan would be unpriced and the day's tests
+    # would fail (as a first full-scale run here did).
+    print("0/5 the OLTP reference data (loaded where missing) ...", flush=True)
+    bootstrap_oltp(pg.dsn(config.DB_OLTP, pg.api))
+
     print("1/5 PostgreSQL COPY limit (scratch database, raw's shape) ...", flush=True)
     prepare_warehouse(settings, SCRATCH_DB, fresh=True)
     try:
@@ -122,14 +129,6 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
     finally:
         drop_database(pg.dsn("postgres"), SCRATCH_DB)
     print(f"    COPY limit {copy_rate:,.0f} rows/s", flush=True)
-
-    # The ELT prices each scan and places its store from the reference data that CDC carries:
-    # on a stack that was never bootstrapped, every scan would be unpriced and the day's tests
-    # would fail (as a first full-scale run here did).
-    from tillflow.jobs.generators.reference_load import bootstrap_oltp
-
-    print("0/5 the OLTP reference data (loaded where missing) ...", flush=True)
-    bootstrap_oltp(pg.dsn(config.DB_OLTP, pg.api))
 
     # The broker's memory and pg_wal over every stage that writes (the operations issue's
     # bounds: the broker's budget, pg_wal under 4 GB for a day ingested and built with CDC on).
@@ -151,7 +150,8 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         f" {rows / max(ingest_seconds, 1e-9):,.0f}/s",
         flush=True,
     )
-    for line in ingest_lines(ingest_cpu, rows, ingest_seconds):
+    cpu_lines = ingest_lines(ingest_cpu, rows, ingest_seconds)
+    for line in cpu_lines:
         print(f"    {line}", flush=True)
 
     print("3/5 the ELT's floor: one SQL statement from raw ...", flush=True)
@@ -206,7 +206,7 @@ def run(settings: Settings, day: date, stores: int | None, pg_rows: int, timeout
         f"floor: {floor_groups} store-days; exactly once: landed {rows:,}, distinct {distinct:,},"
         f" produced {produced:,}"
     )
-    for line in ingest_lines(ingest_cpu, rows, ingest_seconds):
+    for line in cpu_lines:
         print(line)
     for line in elt.lines(target_ratio=1.5)[4:]:
         print(line)

@@ -36,13 +36,20 @@ def proc_stat(pid: int | str) -> list[str] | None:
         return None
 
 
-def proc_stats() -> Iterator[list[str]]:
-    """``proc_stat`` of every process of the machine."""
+def pid_stats() -> dict[int, list[str]]:
+    """``proc_stat`` of every process of the machine, by pid."""
+    out: dict[int, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             fields = proc_stat(entry.name)
             if fields is not None:
-                yield fields
+                out[int(entry.name)] = fields
+    return out
+
+
+def proc_stats() -> Iterator[list[str]]:
+    """``proc_stat`` of every process of the machine."""
+    yield from pid_stats().values()
 
 
 #: More indexes into ``proc_stat``'s fields: the parent's pid, and the CPU of waited-for
@@ -52,7 +59,7 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def tree_cpu_seconds(
-    root: int, stats: list[list[str]] | None = None, exclude: frozenset[int] = frozenset()
+    root: int, stats: dict[int, list[str]] | None = None, exclude: frozenset[int] = frozenset()
 ) -> float:
     """CPU seconds (user + system) of ``root`` and every living descendant, their waited-for
     children included: a process that ended meanwhile moved its time into its parent's
@@ -60,31 +67,18 @@ def tree_cpu_seconds(
     ``stats``: one reading of ``pid_stats()`` to share between trees; ``exclude``: roots of
     other trees (a supervisor's restarted services) left out with their descendants."""
     table = stats if stats is not None else pid_stats()
-    children: dict[int, list[list[str]]] = {}
-    by_pid: dict[int, list[str]] = {}
-    for fields in table:
-        pid = int(fields[-1])
-        by_pid[pid] = fields
-        children.setdefault(int(fields[STAT_PPID]), []).append(fields)
-    if root not in by_pid:
+    if root not in table:
         return 0.0
-    ticks, todo = 0, [by_pid[root]]
+    children: dict[int, list[int]] = {}
+    for pid, fields in table.items():
+        children.setdefault(int(fields[STAT_PPID]), []).append(pid)
+    ticks, todo = 0, [root]
     while todo:
-        fields = todo.pop()
+        pid = todo.pop()
+        fields = table[pid]
         ticks += sum(int(fields[i]) for i in (STAT_UTIME, STAT_STIME, STAT_CUTIME, STAT_CSTIME))
-        todo.extend(c for c in children.get(int(fields[-1]), []) if int(c[-1]) not in exclude)
+        todo.extend(c for c in children.get(pid, []) if c not in exclude)
     return ticks / _TICKS
-
-
-def pid_stats() -> list[list[str]]:
-    """``proc_stat`` of every process, each with its pid appended as the last field."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = proc_stat(entry.name)
-            if fields is not None:
-                out.append([*fields, entry.name])
-    return out
 
 
 def machine_cpu_seconds() -> tuple[float, float]:
