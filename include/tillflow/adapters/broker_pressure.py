@@ -1,5 +1,6 @@
 """The local broker's backpressure signal: a file the supervisor's broker keeper writes while
-producers must wait (``runtime/broker_keeper.py``) and the generators read before each send.
+producers must wait (``runtime/broker_keeper.py``: the broker at its memory budget, or ingestion
+too far behind) and the generators read before each send.
 
 The file holds JSON: since when, the broker's RSS and budget, what each consumer has still to
 read, and the step the keeper is at. No file: produce freely (always so with an external broker).
@@ -35,6 +36,12 @@ def read_pressure(run_dir: Path) -> dict[str, Any] | None:
 def describe(body: dict[str, Any], held_for: float) -> str:
     """One progress line: why producers wait, and for what."""
     unread = ", ".join(f"{k} {int(v):,}" for k, v in (body.get("unread") or {}).items() if v)
+    if body.get("lag_bound"):
+        return (
+            f"ingestion behind (unread: {unread or 'nothing'}), past its bound of"
+            f" {int(body['lag_bound']):,} records: held back {held_for:.0f}s;"
+            f" {body.get('step', 'waiting')} (a broker lost now would take no more)"
+        )
     return (
         f"broker at {int(body.get('rss', 0)) >> 20} MB of its {int(body.get('budget', 0)) >> 20} MB"
         f" budget: held back {held_for:.0f}s; {body.get('step', 'waiting')}"

@@ -86,6 +86,11 @@ def _print_broker_memory(settings: Settings) -> None:
         f" recycled {broker.get('recycles', 0)}x since the supervisor started"
         f" ({broker.get('depth_recycles', 0)} begun for a partition too deep to serve)"
     )
+    if broker.get("lag_bound"):
+        print(
+            f"  ingestion's lag bound: {int(broker['lag_bound']):,} records unread; producers"
+            f" held back for it {broker.get('lag_holds', 0)}x"
+        )
     pressure = read_pressure(settings.run_dir)
     if pressure is not None:
         held = time.time() - float(pressure.get("since") or time.time())
@@ -142,7 +147,9 @@ def _cmd_supervise(args: argparse.Namespace, settings: Settings) -> int:
     keeper = None
     if not settings.kafka.external:
         budget = settings.kafka_memory_budget_mb << 20
-        keeper = BrokerKeeper(settings, {s.name: s for s in services}, budget)
+        keeper = BrokerKeeper(
+            settings, {s.name: s for s in services}, budget, settings.ingest_lag_bound
+        )
 
     def registry() -> list[Service]:
         return [s for s in all_services(settings) if s.name != "supervisor"]

@@ -36,6 +36,13 @@ with the broker ahead, and every fetch costs the broker a listing of the whole p
 Every ``DEPTH_EVERY`` seconds the keeper reads the last record of each partition with a
 ``DEPTH_PROBE_WAIT_MS`` wait, half the readers'; one not served starts the same recycle.
 
+Lag: a broker killed outright loses what no consumer had read yet (counted in
+``ops.ingest_losses``, not avoided). While the continuous ingestion is wanted, the keeper holds
+producers back whenever ingestion has more than ``lag_bound`` records unread
+(``TILLFLOW_INGEST_LAG_BOUND``), and lets them go once it is down to half of it: that bounds
+what a kill can take to about the bound, whatever the sources' rate against ingestion's. This
+hold restarts nothing.
+
 Nothing a consumer had not read is dropped; ingestion starts the new incarnation's epoch with
 nothing lost (``ops.ingest_losses`` stays 0). The topic ``order_suggestion_accepted`` has no
 consumer in the platform: what it holds at a recycle is not kept (its orders' suggestion lines
@@ -179,12 +186,18 @@ class BrokerKeeper:
     settings: Settings
     services: Mapping[str, Service]
     budget_bytes: int
+    #: Records ingestion may have unread before producers wait (0: no bound; see the module's
+    #: description).
+    lag_bound: int = 0
     clock: Callable[[], float] = time.time
     pressure_since: float | None = None
     #: The broker's pid when producers were held back: another pid at a later look is a broker
     #: that died and was started again meanwhile (empty: nothing left to recycle).
     pressure_pid: int | None = None
     recycles: int = 0
+    #: Since when producers wait for ingestion to catch up (the lag hold), and how often they did.
+    lag_since: float | None = None
+    lag_holds: int = 0
     #: Recycles begun because a partition grew too deep (the rest: memory).
     depth_recycles: int = 0
     peak_rss: int = 0
@@ -218,7 +231,9 @@ class BrokerKeeper:
     def run_dir(self) -> Path:
         return self.settings.run_dir
 
-    def _write_pressure(self, rss: int, held: Holdings, step: str) -> None:
+    def _write_pressure(
+        self, rss: int, held: Holdings, step: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
         body = {
             "pid": os.getpid(),
             "since": self.pressure_since,
@@ -226,6 +241,7 @@ class BrokerKeeper:
             "budget": self.budget_bytes,
             "unread": held.unread,
             "step": step,
+            **(extra or {}),
         }
         tmp = pressure_file(self.run_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(body))
@@ -264,6 +280,7 @@ class BrokerKeeper:
             if rss < PRESSURE_AT * self.budget_bytes:
                 return False
             self.pressure_since, self.pressure_pid = self.clock(), pid
+            self.lag_since = None  # the recycle's hold replaces it
             self.peak_rss = max(self.peak_rss, rss)
             self._write_pressure(rss, Holdings(), "waiting for the keeper's next look")
             log.warning(
@@ -336,7 +353,8 @@ class BrokerKeeper:
         rss = rss_bytes(pid)
         self.peak_rss = max(self.peak_rss, rss)
         self.last = {"rss": rss, "budget": self.budget_bytes, "peak_rss": self.peak_rss,
-                     "recycles": self.recycles, "depth_recycles": self.depth_recycles}  # fmt: skip
+                     "recycles": self.recycles, "depth_recycles": self.depth_recycles,
+                     "lag_bound": self.lag_bound, "lag_holds": self.lag_holds}  # fmt: skip
         if self.pressure_since is not None and self.pressure_pid not in (None, pid):
             log.warning(
                 "broker restarted (pid %s, was %s) while producers waited for its recycle: it"
@@ -347,18 +365,19 @@ class BrokerKeeper:
             self.pressure_since = self.pressure_pid = self._last_ends = None
             pressure_file(self.run_dir).unlink(missing_ok=True)
             return
+        names = set(wanted)
         reason = f"{rss >> 20} MB of its {self.budget_bytes >> 20} MB budget"
         by_depth = False
         if self.pressure_since is None and rss < PRESSURE_AT * self.budget_bytes:
             deep, self.deep = self.deep, []
             if not deep:
+                self._bound_lag(rss, names)
                 return
             reason = (
                 f"{len(deep)} partition(s) deeper than a {DEPTH_PROBE_WAIT_MS} ms fetch can list,"
                 f" e.g. {deep[0][0]}[{deep[0][1]}]"
             )
             by_depth = True
-        names = set(wanted)
         suggestions = "suggestions" in names and (
             "suggestions" in self.paused or self.services["suggestions"].running()
         )
@@ -366,6 +385,7 @@ class BrokerKeeper:
         self.last["unread"] = held.unread
         if self.pressure_since is None:
             self.pressure_since, self.pressure_pid = self.clock(), pid
+            self.lag_since = None  # the recycle's hold replaces it
             if by_depth:
                 self.depth_recycles += 1
                 self.last["depth_recycles"] = self.depth_recycles
@@ -392,6 +412,45 @@ class BrokerKeeper:
             return
         if quiet:
             self._recycle(rss, suggestions)
+
+    def _bound_lag(self, rss: int, names: set[str]) -> None:
+        """Hold producers back while ingestion has more than ``lag_bound`` records unread, until
+        it is down to half of it (see the module's description)."""
+        if self.lag_bound <= 0 or "ingest" not in names:
+            if self.lag_since is not None:
+                self._end_lag_hold("ingestion is no longer wanted")
+            return
+        try:
+            unread = holdings(self.settings, suggestions=False).unread["ingestion"]
+        except Exception as exc:  # the broker or the database restarting: the hold stays as is
+            log.info("ingestion's lag not read: %s", exc)
+            return
+        self.last["unread"] = {"ingestion": unread}
+        if self.lag_since is None and unread > self.lag_bound:
+            self.lag_since = self.clock()
+            self.lag_holds += 1
+            self.last["lag_holds"] = self.lag_holds
+            log.info(
+                "ingestion has %s records unread, past its bound of %s: producers wait until"
+                " it is down to %s", f"{unread:,}", f"{self.lag_bound:,}",
+                f"{self.lag_bound // 2:,}",
+            )  # fmt: skip
+        if self.lag_since is None:
+            return
+        if unread <= self.lag_bound // 2:
+            self._end_lag_hold(f"ingestion caught up to {unread:,} unread")
+            return
+        self._write_pressure(
+            rss,
+            Holdings({"ingestion": unread}),
+            f"waiting for ingestion to be down to {self.lag_bound // 2:,} unread",
+            {"since": self.lag_since, "lag_bound": self.lag_bound},
+        )
+
+    def _end_lag_hold(self, why: str) -> None:
+        log.info("producers go on after %.0fs: %s", self.clock() - (self.lag_since or 0), why)
+        self.lag_since = None
+        pressure_file(self.run_dir).unlink(missing_ok=True)
 
     def depth_watch(self, stop: threading.Event, every: float = DEPTH_EVERY) -> None:
         """Probe the partitions' depth every ``every`` seconds until ``stop``, for the next look

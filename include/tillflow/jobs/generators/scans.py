@@ -125,22 +125,30 @@ class KafkaSink:
 
     def _hold(self) -> None:
         """Wait while the broker's keeper holds producers back (the broker at its memory budget,
-        recycled once its consumers have read what it holds), with a progress line every 10 s."""
+        recycled once its consumers have read what it holds; or ingestion past its lag bound),
+        with a progress line every 10 s. Holds of the lag bound come and go every few seconds
+        when generation outruns ingestion: they print only once they last."""
         body = read_pressure(self.pressure_dir)
         if body is None:
             return
         self._producer.flush(120)  # what was sent counts before the consumers' catch-up
-        started = last = time.monotonic()
-        print(describe(body, 0), file=sys.stderr, flush=True)
+        started = time.monotonic()
+        printed = False
+        if not body.get("lag_bound"):
+            print(describe(body, 0), file=sys.stderr, flush=True)
+            printed = True
+        last = started
         while body is not None:
             time.sleep(0.5)
             if time.monotonic() - last >= 10:
                 last = time.monotonic()
                 print(describe(body, last - started), file=sys.stderr, flush=True)
+                printed = True
             body = read_pressure(self.pressure_dir)
         self.held_seconds += time.monotonic() - started
-        print(f"broker recycled: producing again after {time.monotonic() - started:.0f}s",
-              file=sys.stderr, flush=True)  # fmt: skip
+        if printed:
+            print(f"producing again after {time.monotonic() - started:.0f}s held back",
+                  file=sys.stderr, flush=True)  # fmt: skip
 
     def send(self, values: list[bytes], store_ids: np.ndarray) -> None:
         self._hold()
