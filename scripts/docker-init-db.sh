@@ -9,8 +9,6 @@ psql -v ON_ERROR_STOP=1 -U postgres <<SQL
 create role tillflow_api with login replication password '${TILLFLOW_PG_API_PASSWORD:-tillflow_api}';
 create role tillflow_ingest with login password '${TILLFLOW_PG_INGEST_PASSWORD:-tillflow_ingest}';
 create role tillflow_dbt with login password '${TILLFLOW_PG_DBT_PASSWORD:-tillflow_dbt}';
--- A day's sorts and hash aggregates in memory, not spilled (TILLFLOW_DBT_WORK_MEM).
-alter role tillflow_dbt set work_mem = '${TILLFLOW_DBT_WORK_MEM:-256MB}';
 create role tillflow_reader with login password '${TILLFLOW_PG_READER_PASSWORD:-tillflow_reader}';
 create role superset with login password '${TILLFLOW_PG_SUPERSET_PASSWORD:-superset}';
 create database superset owner superset;

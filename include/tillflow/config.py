@@ -421,14 +421,6 @@ class AirflowSettings:
         return f"http://{self.host}:{self.port}"
 
 
-def memory_size(value: str, variable: str) -> str:
-    """A PostgreSQL memory setting such as ``work_mem``: a whole number of kB, MB or GB."""
-    text = value.strip()
-    if re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", text):
-        return text
-    raise ValueError(f"{variable} must be a size such as 256MB or 1GB, got {value!r}")
-
-
 def wal_keep_size(value: str) -> str:
     """A ``max_slot_wal_keep_size`` value: a whole number of MB, GB or TB, or -1 (unbounded)."""
     text = value.strip()
@@ -526,9 +518,6 @@ class Settings:
     #: ``TILLFLOW_PG_MAX_SLOT_WAL_KEEP``, default 16GB; -1 unbounded): past it the server
     #: invalidates the slot instead of filling the disk, and CDC snapshots again.
     max_slot_wal_keep: str = "16GB"
-    #: ``work_mem`` of the dbt role (``TILLFLOW_DBT_WORK_MEM``), which the builds and the gates
-    #: run as: a full day's hash aggregates and sorts spill to disk at PostgreSQL's 4MB default.
-    dbt_work_mem: str = "256MB"
     #: Seconds between the supervisor's looks at the stack (``TILLFLOW_SUPERVISE_INTERVAL``).
     supervise_interval: float = 2.0
     #: The local broker's memory budget in MB (``TILLFLOW_KAFKA_MEMORY_BUDGET_MB``): the
@@ -606,9 +595,6 @@ class Settings:
             dbt_docs_dir=Path(_env("TILLFLOW_DBT_DOCS_DIR", str(home / "dbt_docs"))),
             wal_warn_gb=float(_env("TILLFLOW_WAL_WARN_GB", "4")),
             max_slot_wal_keep=wal_keep_size(_env("TILLFLOW_PG_MAX_SLOT_WAL_KEEP", "16GB")),
-            dbt_work_mem=memory_size(
-                _env("TILLFLOW_DBT_WORK_MEM", "256MB"), "TILLFLOW_DBT_WORK_MEM"
-            ),
             supervise_interval=_env_positive("TILLFLOW_SUPERVISE_INTERVAL", 2.0),
             kafka_memory_budget_mb=int(_env_positive("TILLFLOW_KAFKA_MEMORY_BUDGET_MB", 2048)),
             ingest_lag_bound=max(0, _env_int("TILLFLOW_INGEST_LAG_BOUND", 2_000_000)),

@@ -54,20 +54,6 @@ def test_raw_schema_is_readable_by_dbt_and_writable_by_ingest(stack: Settings) -
             conn.execute(f"drop table {table}")
 
 
-def test_dbt_sessions_get_the_configured_work_mem(stack: Settings) -> None:
-    """The builds' and gates' sessions (the dbt role) sort and hash a day in memory, not with
-    PostgreSQL's 4MB default; the other roles keep the server's default."""
-    import psycopg
-
-    pg = stack.postgres
-    with psycopg.connect(pg.dsn(config.DB_WAREHOUSE, pg.dbt)) as conn:
-        dbt_mem = conn.execute("select current_setting('work_mem')").fetchone()
-    with psycopg.connect(pg.dsn(config.DB_WAREHOUSE, pg.ingest)) as conn:
-        ingest_mem = conn.execute("select current_setting('work_mem')").fetchone()
-    assert dbt_mem == (stack.dbt_work_mem,)
-    assert ingest_mem == ("4MB",)
-
-
 def test_kafka_roundtrip(stack: Settings) -> None:
     result = smoke.kafka_roundtrip(stack.kafka.connection, f"test.smoke.{uuid.uuid4().hex[:8]}")
     assert result.ok

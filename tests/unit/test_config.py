@@ -99,18 +99,11 @@ def test_oltp_configured_on_the_warehouses_server_shares_it(
     assert "postgres-oltp" not in [s.name for s in all_services(settings)]
 
 
-def test_dbt_work_mem_and_the_lag_bound_come_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("TILLFLOW_DBT_WORK_MEM", raising=False)
+def test_the_lag_bound_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TILLFLOW_INGEST_LAG_BOUND", raising=False)
-    s = Settings.from_env()
-    assert (s.dbt_work_mem, s.ingest_lag_bound) == ("256MB", 2_000_000)
-    monkeypatch.setenv("TILLFLOW_DBT_WORK_MEM", "1GB")
+    assert Settings.from_env().ingest_lag_bound == 2_000_000
     monkeypatch.setenv("TILLFLOW_INGEST_LAG_BOUND", "0")
-    s = Settings.from_env()
-    assert (s.dbt_work_mem, s.ingest_lag_bound) == ("1GB", 0)
-    # A value PostgreSQL would refuse at `up` (or read as kB) is refused here, by name
-    monkeypatch.setenv("TILLFLOW_DBT_WORK_MEM", "256")
-    with pytest.raises(ValueError, match="TILLFLOW_DBT_WORK_MEM must be a size"):
+    assert Settings.from_env().ingest_lag_bound == 0
+    monkeypatch.setenv("TILLFLOW_INGEST_LAG_BOUND", "lots")
+    with pytest.raises(ValueError, match="TILLFLOW_INGEST_LAG_BOUND must be an integer"):
         Settings.from_env()

@@ -78,12 +78,6 @@ def ensure_databases(settings: Settings) -> None:
         # The ELT's arrival cutoff reads when other sessions' write transactions began
         # (pg_stat_activity hides that from other roles without this).
         cur.execute(sql.SQL("grant pg_read_all_stats to {}").format(sql.Identifier(pg.dbt.name)))
-        # The builds' and gates' sorts and hash aggregates over a day of scans (config.dbt_work_mem).
-        cur.execute(
-            sql.SQL("alter role {} set work_mem = {}").format(
-                sql.Identifier(pg.dbt.name), sql.Literal(settings.dbt_work_mem)
-            )
-        )
         _ensure_database(cur, config.DB_AIRFLOW, pg.airflow)
         if pg.shared:
             _ensure_database(cur, config.DB_OLTP, pg.api)
