@@ -92,3 +92,28 @@ def test_a_recycle_takes_over_the_hold(tmp_path: Path, monkeypatch: pytest.Monke
     assert keeper.lag_since is None
     body = read_pressure(tmp_path)
     assert body is not None and not body.get("lag_bound")
+
+
+def test_the_bound_holds_at_a_look_that_found_a_service_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unread = [5000]
+    keeper = _keeper(tmp_path, monkeypatch, unread)
+    # A look with the continuous ingestion down (no recycle then): its lag grows fastest now
+    keeper.tick_lag(WANTED)
+    assert read_pressure(tmp_path) is not None
+    unread[0] = 100
+    keeper.tick_lag(WANTED)
+    assert read_pressure(tmp_path) is None
+
+
+def test_an_unreadable_lag_keeps_the_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keeper = _keeper(tmp_path, monkeypatch, [5000])
+    keeper._tick(WANTED)
+
+    def away(settings: object, suggestions: bool) -> Holdings:
+        raise ConnectionError("the warehouse is restarting")
+
+    monkeypatch.setattr(broker_keeper, "holdings", away)
+    keeper._tick(WANTED)
+    assert read_pressure(tmp_path) is not None and keeper.lag_since is not None

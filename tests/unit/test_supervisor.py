@@ -200,3 +200,31 @@ def test_the_state_file_is_what_status_reads(tmp_path: Path) -> None:
     sup.tick()
     state: dict[str, Any] = supervisor.read_state(tmp_path)
     assert state["services"]["kafka"]["last_exit"].startswith("exit status unknown")
+
+
+class KeeperCalls:
+    """Records which of the broker keeper's looks the supervisor asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.paused: set[str] = set()
+        self.last: dict[str, Any] = {}
+
+    def tick(self, wanted: Any) -> None:
+        self.calls.append("tick")
+
+    def tick_lag(self, wanted: Any) -> None:
+        self.calls.append("tick_lag")
+
+
+def test_a_look_with_a_service_down_still_bounds_ingestions_lag(tmp_path: Path) -> None:
+    broker, ingest = FakeService("kafka", 1), FakeService("ingest", 3)
+    keeper = KeeperCalls()
+    for s in (broker, ingest):
+        mark_wanted(tmp_path, s.name, True)
+    sup = Supervisor([broker, ingest], tmp_path, keeper=keeper, clock=Clock())  # type: ignore[arg-type, list-item]
+    sup.tick()
+    assert keeper.calls == ["tick"]  # all healthy: the whole keeper (recycles too)
+    ingest.alive = False
+    sup.tick()
+    assert keeper.calls == ["tick", "tick_lag"]  # ingestion down: the lag bound alone

@@ -41,7 +41,8 @@ Lag: a broker killed outright loses what no consumer had read yet (counted in
 producers back whenever ingestion has more than ``lag_bound`` records unread
 (``TILLFLOW_INGEST_LAG_BOUND``), and lets them go once it is down to half of it: that bounds
 what a kill can take to about the bound, whatever the sources' rate against ingestion's. This
-hold restarts nothing.
+hold restarts nothing, so it is also checked at looks that find a service down (``tick_lag``),
+when recycles wait: the lag grows fastest while ingestion itself restarts.
 
 Nothing a consumer had not read is dropped; ingestion starts the new incarnation's epoch with
 nothing lost (``ops.ingest_losses`` stays 0). The topic ``order_suggestion_accepted`` has no
@@ -198,6 +199,7 @@ class BrokerKeeper:
     #: Since when producers wait for ingestion to catch up (the lag hold), and how often they did.
     lag_since: float | None = None
     lag_holds: int = 0
+    _lag_unreadable: bool = field(default=False, repr=False)
     #: Recycles begun because a partition grew too deep (the rest: memory).
     depth_recycles: int = 0
     peak_rss: int = 0
@@ -295,6 +297,16 @@ class BrokerKeeper:
     def tick(self, wanted: Iterable[str]) -> None:
         with self._lock:
             self._tick(wanted)
+
+    def tick_lag(self, wanted: Iterable[str]) -> None:
+        """The lag bound alone, at a look that found a service down or still starting (no
+        recycle then): the continuous ingestion down is when its lag grows fastest."""
+        with self._lock:
+            broker = self.services["kafka"]
+            pid = broker.pid()
+            if pid is None or broker.external or self.pressure_since is not None:
+                return
+            self._bound_lag(rss_bytes(pid), set(wanted))
 
     def note(self, stop: threading.Event, every: float = NOTE_EVERY) -> None:
         """Note the broker's end offsets every ``every`` seconds until ``stop`` (a thread of its
@@ -423,8 +435,11 @@ class BrokerKeeper:
         try:
             unread = holdings(self.settings, suggestions=False).unread["ingestion"]
         except Exception as exc:  # the broker or the database restarting: the hold stays as is
-            log.info("ingestion's lag not read: %s", exc)
+            if not self._lag_unreadable:
+                log.info("ingestion's lag not read: %s (read again at each look)", exc)
+            self._lag_unreadable = True
             return
+        self._lag_unreadable = False
         self.last["unread"] = {"ingestion": unread}
         if self.lag_since is None and unread > self.lag_bound:
             self.lag_since = self.clock()

@@ -121,9 +121,13 @@ class Supervisor:
                     ok = False
                 if not ok and blocked_from is None:
                     blocked_from = service.phase
-            if self.keeper is not None and blocked_from is None:  # the whole stack is healthy
+            if self.keeper is not None:
+                names = [s.name for s in self.supervised()]
                 try:
-                    self.keeper.tick(s.name for s in self.supervised())
+                    if blocked_from is None:  # the whole stack is healthy
+                        self.keeper.tick(names)
+                    else:  # no recycle now; but ingestion down is when its lag grows fastest
+                        self.keeper.tick_lag(names)
                 except Exception:
                     log.exception("broker keeper failed; it tries again at the next look")
         finally:
