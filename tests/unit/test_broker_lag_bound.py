@@ -1,7 +1,8 @@
 """The broker keeper's lag bound: producers wait while the continuous ingestion has more than
 ``lag_bound`` records unread, and go on once it is down to half (what a killed broker can take
-is then about the bound). The readings of the broker and the warehouse are replaced
-(``holdings``); the generator side is tests/unit/test_broker_pressure.py."""
+is then about the bound). The broker's end offsets are what the note thread last read
+(``last_ends``), ingestion's commit log is replaced (``ingestion_read``); the generator side is
+tests/unit/test_broker_pressure.py."""
 
 from __future__ import annotations
 
@@ -13,48 +14,57 @@ import pytest
 from tests.unit.fake_broker import Broker
 from tillflow.adapters.broker_pressure import describe, read_pressure
 from tillflow.runtime import broker_keeper
-from tillflow.runtime.broker_keeper import BrokerKeeper, Holdings
+from tillflow.runtime.broker_keeper import BrokerKeeper
 
 pytestmark = pytest.mark.unit
 
 WANTED = ["kafka", "ingest"]
+END = 10**9
+CLUSTER = "tillflow-test"
 
 
 def _keeper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unread: list[int]) -> BrokerKeeper:
-    def holdings(settings: object, suggestions: bool) -> Holdings:
-        return Holdings({"ingestion": unread[0]}, {("pos.scans", 0): 10**9})
+    def ingestion_read(settings: object, cluster: str) -> dict[tuple[str, int], int]:
+        assert cluster == CLUSTER  # the commit log of the incarnation the ends are of
+        return {("pos.scans", 0): END - unread[0]}
 
-    monkeypatch.setattr(broker_keeper, "holdings", holdings)
-    return BrokerKeeper(
+    monkeypatch.setattr(broker_keeper, "ingestion_read", ingestion_read)
+    keeper = BrokerKeeper(
         SimpleNamespace(run_dir=tmp_path),  # type: ignore[arg-type]
         {"kafka": Broker()},  # type: ignore[dict-item]
         1 << 40,  # far over this process's RSS: memory never triggers
         lag_bound=1000,
         clock=lambda: 1000.0,
     )
+    keeper.last_ends = (CLUSTER, {("pos.scans", 0): END})  # as the note thread read
+    return keeper
 
 
+# `_tick`: a look at a healthy stack; `tick_lag`: a look that found a service down (the
+# continuous ingestion restarting, when its lag grows fastest), where recycles wait.
+@pytest.mark.parametrize("look", ["_tick", "tick_lag"])
 def test_producers_wait_past_the_bound_until_half_of_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, look: str
 ) -> None:
     unread = [1000]
     keeper = _keeper(tmp_path, monkeypatch, unread)
+    tick = getattr(keeper, look)
     # At the bound: producers go on
-    keeper._tick(WANTED)
+    tick(WANTED)
     assert read_pressure(tmp_path) is None
     # Past it: they wait, and the line they print says for what
     unread[0] = 1001
-    keeper._tick(WANTED)
+    tick(WANTED)
     body = read_pressure(tmp_path)
     assert body is not None and body["lag_bound"] == 1000
     assert "ingestion 1,001" in describe(body, 3) and "bound of 1,000" in describe(body, 3)
     # Still past half of it: they keep waiting
     unread[0] = 501
-    keeper._tick(WANTED)
+    tick(WANTED)
     assert read_pressure(tmp_path) is not None
     # Down to half: they go on, and the hold is counted once
     unread[0] = 500
-    keeper._tick(WANTED)
+    tick(WANTED)
     assert read_pressure(tmp_path) is None
     assert keeper.lag_since is None and keeper.lag_holds == 1
     assert keeper.last["lag_holds"] == 1
@@ -94,26 +104,13 @@ def test_a_recycle_takes_over_the_hold(tmp_path: Path, monkeypatch: pytest.Monke
     assert body is not None and not body.get("lag_bound")
 
 
-def test_the_bound_holds_at_a_look_that_found_a_service_down(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    unread = [5000]
-    keeper = _keeper(tmp_path, monkeypatch, unread)
-    # A look with the continuous ingestion down (no recycle then): its lag grows fastest now
-    keeper.tick_lag(WANTED)
-    assert read_pressure(tmp_path) is not None
-    unread[0] = 100
-    keeper.tick_lag(WANTED)
-    assert read_pressure(tmp_path) is None
-
-
 def test_an_unreadable_lag_keeps_the_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keeper = _keeper(tmp_path, monkeypatch, [5000])
     keeper._tick(WANTED)
 
-    def away(settings: object, suggestions: bool) -> Holdings:
+    def away(settings: object, cluster: str) -> dict[tuple[str, int], int]:
         raise ConnectionError("the warehouse is restarting")
 
-    monkeypatch.setattr(broker_keeper, "holdings", away)
+    monkeypatch.setattr(broker_keeper, "ingestion_read", away)
     keeper._tick(WANTED)
     assert read_pressure(tmp_path) is not None and keeper.lag_since is not None

@@ -39,8 +39,10 @@ Every ``DEPTH_EVERY`` seconds the keeper reads the last record of each partition
 Lag: a broker killed outright loses what no consumer had read yet (counted in
 ``ops.ingest_losses``, not avoided). While the continuous ingestion is wanted, the keeper holds
 producers back whenever ingestion has more than ``lag_bound`` records unread
-(``TILLFLOW_INGEST_LAG_BOUND``), and lets them go once it is down to half of it: that bounds
-what a kill can take to about the bound, whatever the sources' rate against ingestion's. This
+(``TILLFLOW_INGEST_LAG_BOUND``; against the end offsets the note thread last read, so a look
+adds only a read of ingestion's commit log), and lets them go once it is down to half of it:
+that bounds what a kill can take to about the bound, whatever the sources' rate against
+ingestion's. This
 hold restarts nothing, so it is also checked at looks that find a service down (``tick_lag``),
 when recycles wait: the lag grows fastest while ingestion itself restarts.
 
@@ -130,7 +132,8 @@ def holdings(settings: Settings, suggestions: bool) -> Holdings:
     ingest_topics = default_topics()
     ends = kafka.end_offsets(connection, ingest_topics)
     result = Holdings(
-        {"ingestion": unread_total(ends, ingestion_read(settings, connection))}, dict(ends)
+        {"ingestion": unread_total(ends, ingestion_read(settings, _cluster(connection)))},
+        dict(ends),
     )
     if suggestions:
         orders = {tp: o for tp, o in ends.items() if tp[0] == config.TOPICS.orders}
@@ -152,17 +155,19 @@ def too_deep(settings: Settings, ends: Mapping[TopicPartition, int]) -> list[Top
     return sorted(set(held) - served)
 
 
-def ingestion_read(
-    settings: Settings, connection: config.KafkaConnection
-) -> dict[TopicPartition, int]:
-    """Ingestion's commit log in the broker's current incarnation (broker offsets; a partition
+def _cluster(connection: config.KafkaConnection) -> str:
+    from tillflow.adapters import kafka
+
+    return kafka.cluster_id(kafka.admin(connection))
+
+
+def ingestion_read(settings: Settings, cluster: str) -> dict[TopicPartition, int]:
+    """Ingestion's commit log in the broker incarnation ``cluster`` (broker offsets; a partition
     committed in an older incarnation has read nothing of this one)."""
     import psycopg
 
-    from tillflow.adapters import kafka
     from tillflow.domain.events.coordinates import broker_offset, epoch_of
 
-    cluster = kafka.cluster_id(kafka.admin(connection))
     dsn = settings.postgres.dsn(config.DB_WAREHOUSE, settings.postgres.ingest)
     try:
         with psycopg.connect(dsn, connect_timeout=5) as conn:
@@ -233,18 +238,17 @@ class BrokerKeeper:
     def run_dir(self) -> Path:
         return self.settings.run_dir
 
-    def _write_pressure(
-        self, rss: int, held: Holdings, step: str, extra: Mapping[str, Any] | None = None
-    ) -> None:
-        body = {
+    def _write_pressure(self, rss: int, held: Holdings, step: str) -> None:
+        body: dict[str, Any] = {
             "pid": os.getpid(),
             "since": self.pressure_since,
             "rss": rss,
             "budget": self.budget_bytes,
             "unread": held.unread,
             "step": step,
-            **(extra or {}),
         }
+        if self.pressure_since is None and self.lag_since is not None:  # the lag hold's
+            body.update(since=self.lag_since, lag_bound=self.lag_bound)
         tmp = pressure_file(self.run_dir).with_suffix(".tmp")
         tmp.write_text(json.dumps(body))
         tmp.replace(pressure_file(self.run_dir))
@@ -432,9 +436,13 @@ class BrokerKeeper:
             if self.lag_since is not None:
                 self._end_lag_hold("ingestion is no longer wanted")
             return
+        noted = self.last_ends  # the note thread's, at most NOTE_EVERY old
+        if noted is None:
+            return  # nothing noted yet: the next look
+        cluster, ends = noted
         try:
-            unread = holdings(self.settings, suggestions=False).unread["ingestion"]
-        except Exception as exc:  # the broker or the database restarting: the hold stays as is
+            unread = unread_total(ends, ingestion_read(self.settings, cluster))
+        except Exception as exc:  # the database restarting: the hold stays as is
             if not self._lag_unreadable:
                 log.info("ingestion's lag not read: %s (read again at each look)", exc)
             self._lag_unreadable = True
@@ -459,7 +467,6 @@ class BrokerKeeper:
             rss,
             Holdings({"ingestion": unread}),
             f"waiting for ingestion to be down to {self.lag_bound // 2:,} unread",
-            {"since": self.lag_since, "lag_bound": self.lag_bound},
         )
 
     def _end_lag_hold(self, why: str) -> None:
